@@ -1,0 +1,112 @@
+"""The command line: parse arguments, open a source, call one function, print.
+
+Heavy modules (renderers, sources, the docker SDK) are imported inside the commands so that
+`reconstruct --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "Rebuild how a container image was made from the metadata already on this machine, "
+        "offline: the timestamped pseudo-Dockerfile docker-library/repo-info publishes, every "
+        "history step matched to its layer.\n\n"
+        "SOURCE is TRANSPORT:ARGUMENT[:SELECTOR] or a bare path (detected): json:FILE|DIR, "
+        "oci:DIR[:TAG]."
+    ),
+)
+
+
+class Format(str, Enum):
+    repo_info = "repo-info"
+    dockerfile = "dockerfile"
+    json = "json"
+    table = "table"
+
+
+class UserError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+SourceArg = Annotated[str, typer.Argument(help="What to read: TRANSPORT:ARG[:SELECTOR] or a path.")]
+
+
+@app.command()
+def show(
+    source: SourceArg,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.repo_info,
+    platform: Annotated[
+        str | None,
+        typer.Option(help="Only this platform: os/arch[/variant][:os.version]. Default: all."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="NAME:TAG to print in repo-info headers (default: from the source)."),
+    ] = None,
+    era: Annotated[
+        int | None,
+        typer.Option(
+            help="Follow the repo-info generator of this year: 2019 prints `Platforms:` without "
+            "a count and BuildKit steps as `RUN RUN …`; 2017 hides foreign Last Modified; "
+            "before 2024 attestation entries are left out. Default: today's."
+        ),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
+    ] = None,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Table: do not cut instructions.")] = False,
+) -> None:
+    """Reconstruct one image (or every platform of an index) and print it."""
+    from . import service
+
+    target = service.load(source, config=config, platform=platform)
+    sys.stdout.write(
+        service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
+    )
+
+
+@app.command("ls")
+def list_source(
+    source: SourceArg,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """List what a source holds: name, tag, digest."""
+    from . import service
+
+    sys.stdout.write(service.listing(source, as_json=json_output))
+
+
+def main() -> None:
+    from .sources.base import SourceError
+
+    try:
+        app(standalone_mode=False)
+    except (SourceError, UserError, LookupError, ValueError) as error:
+        _fail(str(error))
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        _fail("aborted")
+    except OSError as error:
+        _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+        _fail(f"internal error ({type(error).__name__}: {error}); please report it")
+    except KeyboardInterrupt:
+        _fail("interrupted")
+
+
+def _fail(message: str) -> None:
+    from click.exceptions import ClickException  # noqa: F401 - typer's usage errors
+
+    first = message.splitlines()[0] if message else "error"
+    print(f"reconstruct: {first}", file=sys.stderr)
+    sys.exit(2)

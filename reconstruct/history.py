@@ -1,0 +1,170 @@
+"""History logic, independent of where the data came from.
+
+- `created_by` → the repo-info Dockerfile line(s) (docs/repo-info-format.md, "History entry to
+  Dockerfile line"), including the older generator's behaviour for `--era`;
+- `created_by` → a structured instruction (keyword, arguments, build args) for the Dockerfile
+  renderer and for comparison;
+- matching history steps to diff_ids and manifest layers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Image, Layer
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+CURRENT_ERA = 9999  # "today's" generator; an era is the year whose generator to imitate
+# Until late 2022 the generator neither stripped BuildKit's leading `RUN ` nor recognised the
+# instruction form (`ENV A=1`), so BuildKit history printed as `RUN RUN …` and `RUN ENV …`.
+BUILDKIT_AWARE_ERA = 2023
+
+_NOP = re.compile(r"#\(nop\) +")
+_CAPS_WORD = re.compile(r"[A-Z]+ ")
+_BUILD_ARGS = re.compile(r"\|\d+ ")
+UNPARSABLE = "# unable to parse image command string further:"
+
+
+@dataclass(frozen=True)
+class SplitCommand:
+    """A `created_by` taken apart the way the generator does it."""
+
+    build_args: str | None  # the `A=1 B=2` of a `|2 A=1 B=2 /bin/sh -c …` prefix
+    body: str  # what is left once `RUN `, build args, one shell prefix and `#(nop) ` are gone
+    nop: bool  # a classic-builder metadata instruction (`#(nop)`)
+    shell_stripped: bool  # a known shell prefix was removed (so the body is a shell command)
+    unparsable: bool  # `|N …` without a known shell prefix: the argument list cannot be split
+
+
+def shell_prefixes(shell: list[str] | tuple[str, ...] | None) -> list[str]:
+    """`/bin/sh -c ` and the image's final SHELL joined by spaces, each with one trailing space."""
+    prefixes = [" ".join(DEFAULT_SHELL) + " "]
+    if shell:
+        prefixes.append(" ".join(shell) + " ")
+    return prefixes
+
+
+def split_created_by(
+    created_by: str | None, shell: list[str] | None = None, era: int = CURRENT_ERA
+) -> SplitCommand:
+    text = created_by or ""
+    if era >= BUILDKIT_AWARE_ERA and text.startswith("RUN "):
+        text = text[len("RUN ") :]
+    prefixes = shell_prefixes(shell)
+    build_args = None
+    if text.startswith("|"):
+        found = _split_build_args(text, prefixes)
+        if found is None:
+            return SplitCommand(None, text, nop=False, shell_stripped=False, unparsable=True)
+        build_args, text = found
+    shell_stripped = False
+    for prefix in prefixes:
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            shell_stripped = True
+            break
+    nop = _NOP.match(text)
+    if nop:
+        text = text[nop.end() :]
+    return SplitCommand(build_args, text, bool(nop), shell_stripped, unparsable=False)
+
+
+def _split_build_args(text: str, prefixes: list[str]) -> tuple[str, str] | None:
+    """Split `|N <args> <shell prefix>…` at the first ` <shell prefix>` after the count.
+
+    Values are unquoted, so the earliest occurrence is a guess; it is the generator's guess.
+    """
+    count = _BUILD_ARGS.match(text)
+    if not count:
+        return None
+    hits = [at for prefix in prefixes if (at := text.find(" " + prefix, count.end())) >= 0]
+    if not hits:
+        return None
+    at = min(hits)
+    return text[count.end() : at], text[at + 1 :]
+
+
+def repo_info_text(
+    created_by: str | None, shell: list[str] | None = None, era: int = CURRENT_ERA
+) -> str:
+    """The Dockerfile line(s) repo-info prints for one history entry (may contain newlines)."""
+    split = split_created_by(created_by, shell, era)
+    if split.unparsable:
+        return f"{UNPARSABLE}\n{split.body}"
+    lines = [f"# ARGS: {split.build_args}"] if split.build_args is not None else []
+    body = split.body
+    if not split.nop and not (era >= BUILDKIT_AWARE_ERA and _CAPS_WORD.match(body)):
+        body = "RUN " + body
+    lines.append(body)
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """A history entry as a Dockerfile instruction, for humans and comparison."""
+
+    keyword: str  # RUN, ENV, COPY, … ; "" when the entry cannot be read as an instruction
+    arguments: str  # as recorded (Go formatting and `# buildkit` included)
+    build_args: str | None = None
+    buildkit: bool = False
+    windows_base: bool = False  # `Apply image …` / `Install update …`
+
+
+_WINDOWS_BASE = re.compile(r"(Apply image|Install update) ")
+_BUILDKIT_SUFFIX = " # buildkit"
+
+
+def parse_instruction(created_by: str | None, shell: list[str] | None = None) -> Instruction:
+    split = split_created_by(created_by, shell)
+    raw = created_by or ""
+    buildkit = raw.endswith(_BUILDKIT_SUFFIX)
+    if split.unparsable:
+        return Instruction("", raw, buildkit=buildkit)
+    body = split.body
+    if buildkit:
+        body = body[: -len(_BUILDKIT_SUFFIX)]
+    if _WINDOWS_BASE.match(body) and not split.shell_stripped:
+        return Instruction("RUN", body, windows_base=True)
+    if split.nop or (not split.shell_stripped and _CAPS_WORD.match(body)):
+        keyword, _, arguments = body.partition(" ")
+        return Instruction(keyword, arguments, split.build_args, buildkit)
+    return Instruction("RUN", body, split.build_args, buildkit)
+
+
+# --- steps ↔ layers ---------------------------------------------------------------------------
+
+
+def link_layers(image: Image) -> None:
+    """Join manifest layers with diff_ids by position, then give each non-empty step its layer.
+
+    Nothing is dropped or guessed: when counts disagree every layer is kept, the surplus stays
+    unmatched, and a warning says what disagrees.
+    """
+    manifest_layers = image.layers
+    diff_ids = image.diff_ids
+    if manifest_layers and diff_ids and len(manifest_layers) != len(diff_ids):
+        image.warnings.append(
+            f"manifest lists {len(manifest_layers)} layers but the config has "
+            f"{len(diff_ids)} diff_ids"
+        )
+    if not manifest_layers:
+        image.layers = [Layer(diff_id=diff_id) for diff_id in diff_ids]
+    else:
+        for layer, diff_id in zip(manifest_layers, diff_ids, strict=False):
+            layer.diff_id = diff_id
+    layers = iter(image.layers)
+    non_empty = 0
+    for step in image.steps:
+        if step.empty_layer:
+            continue
+        non_empty += 1
+        step.layer = next(layers, None)
+    expected = len(diff_ids) if diff_ids else len(image.layers)
+    if image.steps and non_empty != expected:
+        what = "rootfs has" if diff_ids else "the manifest lists"
+        image.warnings.append(
+            f"history has {non_empty} non-empty steps but {what} {expected} layers"
+        )
+    if not image.steps and image.layers:
+        image.warnings.append(f"image has no history: {len(image.layers)} layers without steps")

@@ -1,0 +1,113 @@
+"""Content-addressed blob stores shared by layouts, archives, blob folders and registry storage."""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .base import SourceError
+
+DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
+# Metadata blobs (configs, manifests, indexes) are small; refuse to load anything larger.
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    size: int
+    modified: datetime | None = None
+
+
+def check_digest(digest: str) -> tuple[str, str]:
+    """`sha256:<hex>` → (algorithm, hex); anything else (`../x`, upper case) is refused."""
+    match = DIGEST.match(digest or "")
+    if not match:
+        raise SourceError(f"not a valid digest: {digest!r}")
+    return match.group(1), match.group(2)
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def stat(self, digest: str) -> BlobInfo | None:
+        """Size (and modification time where the store keeps one), None when absent."""
+
+    @abstractmethod
+    def read(self, digest: str) -> bytes | None:
+        """A metadata blob's bytes, None when absent."""
+
+
+class DirectoryBlobStore(BlobStore):
+    """Blobs as files: `blobs/<alg>/<hex>` (OCI layout) or files named by digest in one folder."""
+
+    def __init__(
+        self, root: Path, patterns: tuple[str, ...] = ("{alg}/{hex}",), keep_mtime: bool = False
+    ):
+        self.root = root
+        self.patterns = patterns
+        self.keep_mtime = keep_mtime  # a registry's blob mtimes are its Last-Modified
+
+    def path(self, digest: str) -> Path | None:
+        """The first existing file for `digest` among the patterns, inside the store."""
+        try:
+            alg, hexpart = check_digest(digest)
+        except SourceError:
+            return None
+        for pattern in self.patterns:
+            path = self.root / pattern.format(alg=alg, hex=hexpart, short=hexpart[:2])
+            if path.is_file() and _inside(path, self.root):
+                return path
+        return None
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        path = self.path(digest)
+        if path is None:
+            return None
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        modified = datetime.fromtimestamp(info.st_mtime, UTC) if self.keep_mtime else None
+        return BlobInfo(info.st_size, modified)
+
+    def read(self, digest: str) -> bytes | None:
+        path = self.path(digest)
+        if path is None:
+            return None
+        try:
+            size = path.stat().st_size
+            if size > MAX_METADATA_BYTES:
+                raise SourceError(f"blob {digest} is {size} bytes: too large for metadata")
+            return path.read_bytes()
+        except OSError as error:
+            raise SourceError(f"cannot read blob {digest}: {error.strerror}") from None
+
+
+class MemoryBlobStore(BlobStore):
+    """Blobs already read (from a tar's metadata members, or files given on the command line)."""
+
+    def __init__(self, blobs: dict[str, bytes] | None = None, sizes: dict[str, int] | None = None):
+        self.blobs = dict(blobs or {})
+        self.sizes = dict(sizes or {})  # blobs known to exist but not loaded (layers)
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        if digest in self.blobs:
+            return BlobInfo(len(self.blobs[digest]))
+        if digest in self.sizes:
+            return BlobInfo(self.sizes[digest])
+        return None
+
+    def read(self, digest: str) -> bytes | None:
+        return self.blobs.get(digest)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """False for a blob path that a symlink leads out of the store."""
+    try:
+        real = os.path.realpath(path)
+        return os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
+    except ValueError:
+        return False

@@ -1,0 +1,87 @@
+"""Pure formatting helpers that reproduce repo-info's generator: sizes, dates, JSON, platforms."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from dateutil import parser as dateparser
+
+from .model import Platform
+
+_UNITS = ("B", "KB", "MB", "GB", "TB")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+EPOCH_DATE = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def human_size(size: int) -> str:
+    """`51.4 MB (51351038 bytes)`: decimal units, one decimal, printf rounding.
+
+    The unit steps up only while the integer part at the current unit is strictly above 1000,
+    which is why 1000999 bytes print as `1001.0 KB`.
+    """
+    value = float(size)
+    unit = 0
+    while int(value) > 1000 and unit < len(_UNITS) - 1:
+        unit += 1
+        value = size / 1000**unit
+    text = "%.1f %s" % (value, _UNITS[unit])  # noqa: UP031 - printf rounding is the point
+    return text if unit == 0 else f"{text} ({size} bytes)"
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp (any fraction length, any offset) as an aware UTC datetime."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = dateparser.isoparse(value.strip())
+    except (ValueError, OverflowError):
+        return None  # strict on purpose: a fuzzy parser turns "5" into a date
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def imf_fixdate(moment: datetime) -> str:
+    """RFC 7231 IMF-fixdate, locale-independent and valid for years below 1000 too."""
+    moment = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT"
+    )
+
+
+def history_date(created: str | None) -> str:
+    """The `# <date>` line of a history entry; unknown dates print as the Unix epoch."""
+    parsed = parse_date(created)
+    return imf_fixdate(parsed) if parsed else EPOCH_DATE
+
+
+def generator_json(value: object) -> str:
+    """Compact JSON as the generator prints it: `/` escaped as `\\/`, non-ASCII left raw."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/")
+
+
+def platform_string(platform: Platform) -> str:
+    """`windows version 10.0.17763.737; amd64`, `linux; arm variant v7`, `unknown; unknown`."""
+    text = platform.os or "linux"
+    if platform.os_version:
+        text += f" version {platform.os_version}"
+    if platform.os_features is not None:
+        text += " ft. " + ", ".join(platform.os_features)
+    text += "; " + (platform.architecture or "amd64")
+    if platform.variant:
+        text += f" variant {platform.variant}"
+    if platform.features is not None:
+        text += " ft. " + ", ".join(platform.features)
+    return text
+
+
+def short_digest(digest: str | None, length: int = 12) -> str:
+    if not digest:
+        return ""
+    return digest.split(":", 1)[-1][:length]
