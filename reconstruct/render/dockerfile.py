@@ -1,0 +1,194 @@
+"""`--format dockerfile`: a clean, valid Dockerfile a human can read and rebuild from.
+
+What the history cannot say is said in comments, never invented: the base image (except the
+Windows base, inferred from os.version and the base layers), the source names of classic-builder
+`COPY file:<sha> in /dst` (only a content hash is recorded), values lost by the builder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..history import Instruction, parse_instruction
+from ..model import Image, Target
+from ..text import platform_string
+from . import sections
+
+# Server Core base layers are gigabytes; Nano Server's a few hundred megabytes at most.
+_SERVERCORE_MIN_BYTES = 500_000_000
+_GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_BUILD_ARG = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*)=")
+_CONTENT_SOURCE = re.compile(r"(file|dir|multi):([0-9a-f]{64}) in (.*?) ?$", re.S)
+
+
+def render(target: Target) -> str:
+    parts = []
+    for section in sections(target):
+        header = f"# {platform_string(section.platform)}"
+        if section.image is None:
+            parts.append(f"{header}\n# not present in this source\n")
+        else:
+            parts.append(f"{header}\n" + render_image(section.image))
+    return "\n".join(parts)
+
+
+def render_image(image: Image) -> str:
+    lines = _from_lines(image)
+    args_seen: dict[str, str] = {}
+    for step in image.steps:
+        instruction = parse_instruction(step.created_by, image.shell)
+        if instruction.windows_base:
+            lines.append(f"# base layer: {instruction.arguments}")
+            continue
+        for key, value in _build_args(instruction.build_args):
+            if args_seen.get(key) != value:
+                args_seen[key] = value
+                lines.append(f"ARG {key}={value}")
+        lines.extend(_instruction_lines(instruction, image))
+        if step.uncertain:
+            lines.append(f"# (uncertain: {step.uncertain})")
+    lines.extend(f"# warning: {warning}" for warning in image.warnings)
+    return "\n".join(lines) + "\n"
+
+
+def _from_lines(image: Image) -> list[str]:
+    platform = image.platform
+    base = [s for s in image.steps if parse_instruction(s.created_by, image.shell).windows_base]
+    if platform.os == "windows" and platform.os_version and base:
+        base_bytes = sum(s.layer.size or 0 for s in base if s.layer)
+        flavour = "servercore" if base_bytes >= _SERVERCORE_MIN_BYTES or not base_bytes else "nanoserver"
+        return [
+            f"# FROM inferred offline from os.version {platform.os_version} and the "
+            f"{len(base)} Windows base layer(s) ({flavour}: by their size); "
+            "the exact tag upstream used is not recorded",
+            f"FROM mcr.microsoft.com/windows/{flavour}:{platform.os_version}",
+        ]
+    return [
+        "# The base image is not recorded: every step below is from the image's history, the",
+        "# base image's own steps included, so the build starts from scratch.",
+        "FROM scratch",
+    ]
+
+
+def _build_args(text: str | None) -> list[tuple[str, str]]:
+    """`A=1 B=two words` → [(A, 1), (B, two words)]: values are unquoted, split at ` NAME=`."""
+    if not text:
+        return []
+    starts = [m.start(1) for m in _BUILD_ARG.finditer(text)]
+    pairs = []
+    for begin, end in zip(starts, [*starts[1:], len(text) + 1], strict=True):
+        key, _, value = text[begin : end - 1].partition("=")
+        pairs.append((key, _quote(value)))
+    return pairs
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value) if (not value or re.search(r"[\s\"'\\$]", value)) else value
+
+
+def _json_list(text: str) -> str | None:
+    """Go's `["a" "b"]` (or valid JSON) → `["a","b"]`; None when it is neither."""
+    try:
+        value = json.loads(text)
+        if isinstance(value, list):
+            return json.dumps(value)
+    except ValueError:
+        pass
+    if text.startswith("[") and text.endswith("]"):
+        items = _GO_STRING.findall(text)
+        if items and _GO_STRING.sub("", text[1:-1]).strip() == "":
+            return json.dumps([json.loads(f'"{item}"') for item in items])
+    return None
+
+
+def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
+    keyword, arguments = instruction.keyword, instruction.arguments
+    if keyword == "":
+        return ["# not a Dockerfile instruction (build arguments could not be split):", _comment(arguments)]
+    if keyword == "RUN":
+        return _run_lines(arguments)
+    if keyword in ("CMD", "ENTRYPOINT"):
+        as_json = _json_list(arguments)
+        return [f"{keyword} {as_json or arguments}"]
+    if keyword == "SHELL":
+        return [_shell_line(arguments, image)]
+    if keyword == "EXPOSE" and arguments.startswith("map["):
+        ports = re.findall(r"([0-9]+/[a-z]+):\{\}", arguments)
+        return [f"EXPOSE {' '.join(ports)}"]
+    if keyword == "VOLUME" and arguments.startswith("[") and _json_list(arguments) is None:
+        return [f"VOLUME {json.dumps(arguments[1:-1].split())}"]
+    if keyword == "HEALTHCHECK":
+        return _healthcheck_lines(arguments)
+    if keyword in ("COPY", "ADD"):
+        return _copy_lines(keyword, arguments)
+    if keyword.isupper() and keyword.isalpha():
+        return [f"{keyword} {arguments}".rstrip()]
+    return [_comment(f"{keyword} {arguments}")]
+
+
+def _run_lines(body: str) -> list[str]:
+    if "\n" in body:  # a heredoc body, or continuation lines recorded verbatim
+        marker = "EOF"
+        while marker in body:
+            marker += "_"
+        return [f"RUN <<{marker}", body, marker]
+    return [f"RUN {body}"]
+
+
+def _comment(text: str) -> str:
+    return "# " + text.replace("\n", "\n# ")
+
+
+def _shell_line(arguments: str, image: Image) -> str:
+    as_json = _json_list(arguments)
+    if as_json:
+        return f"SHELL {as_json}"
+    inner = arguments[1:-1] if arguments.startswith("[") else arguments
+    # Go printed `[powershell -Command …]`: the spaces inside elements are lost; the final
+    # config's Shell gives them back when it is the same shell.
+    if image.shell and " ".join(image.shell) == inner:
+        return f"SHELL {json.dumps(image.shell)}"
+    return f"SHELL {json.dumps(inner.split())}"
+
+
+def _healthcheck_lines(arguments: str) -> list[str]:
+    # Classic builder: `&{["CMD-SHELL" "curl -f http://x/"] "30s" "3s" "0s" "0s" '\x03'}`.
+    match = re.match(r"&\{(\[.*?\]) ((?:\"[^\"]*\" ?)*)(?:'\\x([0-9a-f]{2})'|(\d+))?\}", arguments)
+    if not match:
+        return [f"HEALTHCHECK {arguments}"]
+    test = json.loads(_json_list(match.group(1)) or "[]")
+    options = []
+    for flag, value in zip(
+        ("interval", "timeout", "start-period", "start-interval"),
+        re.findall(r'"([^"]*)"', match.group(2)),
+        strict=False,
+    ):
+        if value and value != "0s":
+            options.append(f"--{flag}={value}")
+    retries = match.group(3) or match.group(4)
+    if retries and int(retries, 16 if match.group(3) else 10):
+        options.append(f"--retries={int(retries, 16 if match.group(3) else 10)}")
+    prefix = " ".join(["HEALTHCHECK", *options])
+    if test[:1] == ["NONE"]:
+        return ["HEALTHCHECK NONE"]
+    if test[:1] == ["CMD-SHELL"] and len(test) == 2:
+        return [f"{prefix} CMD {test[1]}"]
+    return [f"{prefix} CMD {json.dumps(test[1:])}"]
+
+
+def _copy_lines(keyword: str, arguments: str) -> list[str]:
+    arguments = arguments.rstrip()
+    match = _CONTENT_SOURCE.match(arguments + " ")
+    if not match:
+        return [f"{keyword} {arguments}"]
+    kind, digest, destination = match.groups()
+    placeholder = {"file": f"file-{digest[:12]}", "dir": f"dir-{digest[:12]}/", "multi": f"multi-{digest[:12]}/"}[kind]
+    return [
+        f"# source not recorded: the builder kept only a hash of its content ({kind}:{digest})",
+        f"{keyword} {placeholder} {_json_path(destination)}",
+    ]
+
+
+def _json_path(path: str) -> str:
+    return json.dumps(path) if " " in path else path
