@@ -14,7 +14,6 @@ import typer
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     rich_markup_mode=None,
     help=(
         "Rebuild how a container image was made from the metadata already on this machine, "
@@ -88,8 +87,9 @@ def list_source(
 def main() -> None:
     from .sources.base import SourceError
 
+    arguments = sys.argv[1:] or ["--help"]
     try:
-        app(standalone_mode=False)
+        app(arguments, prog_name="reconstruct", standalone_mode=False)
     except (SourceError, UserError, LookupError, ValueError) as error:
         _fail(str(error))
     except typer.Exit as done:
@@ -99,14 +99,14 @@ def main() -> None:
     except OSError as error:
         _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
     except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+        if hasattr(error, "format_message"):  # click's usage errors (typer vendors click)
+            _fail(error.format_message())
         _fail(f"internal error ({type(error).__name__}: {error}); please report it")
     except KeyboardInterrupt:
         _fail("interrupted")
 
 
 def _fail(message: str) -> None:
-    from click.exceptions import ClickException  # noqa: F401 - typer's usage errors
-
     first = message.splitlines()[0] if message else "error"
     print(f"reconstruct: {first}", file=sys.stderr)
     sys.exit(2)

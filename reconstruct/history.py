@@ -104,7 +104,7 @@ def repo_info_text(
 class Instruction:
     """A history entry as a Dockerfile instruction, for humans and comparison."""
 
-    keyword: str  # RUN, ENV, COPY, … ; "" when the entry cannot be read as an instruction
+    keyword: str  # RUN, ENV, COPY, … ; "" when the entry is not a Dockerfile instruction
     arguments: str  # as recorded (Go formatting and `# buildkit` included)
     build_args: str | None = None
     buildkit: bool = False
@@ -129,7 +129,11 @@ def parse_instruction(created_by: str | None, shell: list[str] | None = None) ->
     if split.nop or (not split.shell_stripped and _CAPS_WORD.match(body)):
         keyword, _, arguments = body.partition(" ")
         return Instruction(keyword, arguments, split.build_args, buildkit)
-    return Instruction("RUN", body, split.build_args, buildkit)
+    if split.shell_stripped:
+        return Instruction("RUN", body, split.build_args, buildkit)
+    # No shell prefix and no instruction: a tool's own note (BuildKit LLB ops, busybox's
+    # banner, `docker commit`'s command, an empty entry). Not known to be a shell command.
+    return Instruction("", body, split.build_args, buildkit)
 
 
 # --- steps ↔ layers ---------------------------------------------------------------------------

@@ -111,6 +111,8 @@ def test_instructions():
     base = parse_instruction("Apply image 1809-RTM-amd64")
     assert base.windows_base and base.keyword == "RUN"
     assert parse_instruction("|1 X=1 echo hi").keyword == ""
+    assert parse_instruction("mkdir /proc, mkfile /base/base.txt").keyword == ""
+    assert parse_instruction("").keyword == ""
     # a shell command that happens to start with a capital word stays a RUN
     assert parse_instruction("/bin/sh -c FOO=1 make").keyword == "RUN"
 

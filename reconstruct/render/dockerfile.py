@@ -105,7 +105,9 @@ def _json_list(text: str) -> str | None:
 def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
     keyword, arguments = instruction.keyword, instruction.arguments
     if keyword == "":
-        return ["# not a Dockerfile instruction (build arguments could not be split):", _comment(arguments)]
+        if not arguments:
+            return ["# (a history entry with no command)"]
+        return ["# recorded, but not as a Dockerfile instruction:", _comment(arguments)]
     if keyword == "RUN":
         return _run_lines(arguments)
     if keyword in ("CMD", "ENTRYPOINT"):

@@ -38,9 +38,7 @@ def find_v2(path: Path) -> Path | None:
     """The `docker/registry/v2` folder at or below `path`, None when there is none."""
     for candidate in V2_CANDIDATES:
         folder = path / candidate
-        if (folder / "repositories").is_dir() or (
-            candidate != "." and (folder / "blobs").is_dir()
-        ):
+        if (folder / "repositories").is_dir() or (candidate != "." and (folder / "blobs").is_dir()):
             return folder
     return None
 
@@ -129,7 +127,9 @@ class RegistryDirSource(Source):
         for name in self.repositories():
             tags = self.tags(name)
             for tag, digest in tags:
-                tagged.append(Reference(name=name, tag=tag, digest=digest, selector=f"{name}:{tag}"))
+                tagged.append(
+                    Reference(name=name, tag=tag, digest=digest, selector=f"{name}:{tag}")
+                )
             named = {digest for _, digest in tags if digest}
             for digest in self._untagged(name, named):
                 untagged.append(Reference(name=name, digest=digest, selector=f"{name}@{digest}"))
@@ -210,7 +210,9 @@ class RegistryDirSource(Source):
                 f"{self.transport}: {what} names manifest {ref.digest}, whose blob is absent"
             )
         self.fill_last_modified(root)
-        return Target(Reference(name=ref.name, tag=ref.tag, digest=ref.digest, selector=ref.selector), root)
+        return Target(
+            Reference(name=ref.name, tag=ref.tag, digest=ref.digest, selector=ref.selector), root
+        )
 
     def fill_last_modified(self, root: Image | Index) -> None:
         """Each present layer blob's modification time, as the registry's Last-Modified."""

@@ -1,0 +1,407 @@
+"""`docker-root:` — a Docker data root (`/var/lib/docker`) read from disk, no daemon needed.
+
+Per storage driver (`overlay2`, `vfs`, `windowsfilter`, …; several may be left side by side):
+
+    image/<driver>/repositories.json                  {"Repositories": {name: {"name:tag": id,
+                                                        "name@sha256:…": id}}}
+    image/<driver>/imagedb/content/sha256/<id>        the exact config (Image ID = sha256:<id>)
+    image/<driver>/imagedb/metadata/sha256/<id>/parent  the parent image (classic builds)
+    image/<driver>/distribution/v2metadata-by-diffid/sha256/<diff_id hex>
+                                                      [{"Digest", "SourceRepository", "HMAC"}]:
+                                                      the compressed digests a layer was pulled
+                                                      or pushed as (most recent last)
+    image/<driver>/layerdb/sha256/<chain id>/{size,diff,descriptor.json}
+                                                      size: the layer's uncompressed size;
+                                                      descriptor.json (Windows): a foreign
+                                                      layer's descriptor (digest, size, urls)
+
+The manifest itself is not kept, so the compressed sizes and media types of ordinary layers are
+unknown; the manifest digest is the repo digest (`name@sha256:…`) when exactly one is recorded
+for the name read (it may be the digest of the manifest list that was pulled).
+
+Listed: every `name:tag`, then images known by repo digest only (`name@sha256:…`), then the
+dangling images (no name, not the parent of another image) by Image ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..model import Image, Layer, Reference, Target
+from ..refs import split_reference
+from .base import Source, SourceError, _matches
+from .blobs import MAX_METADATA_BYTES, check_digest
+from .partial import image_from_config, layer_from_descriptor, parse_json, sha256_digest
+
+MAX_SMALL_FILE = 64 * 1024
+DIGEST_LIKE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """The image spec's ChainID of each layer: sha256 of `parent_chain_id + " " + diff_id`."""
+    chains: list[str] = []
+    for diff_id in diff_ids:
+        if not chains:
+            chains.append(diff_id)
+        else:
+            text = f"{chains[-1]} {diff_id}".encode()
+            chains.append("sha256:" + hashlib.sha256(text).hexdigest())
+    return chains
+
+
+def canonical_name(name: str) -> str:
+    """`busybox` → `docker.io/library/busybox`, as distribution metadata records repositories."""
+    first, slash, _ = name.partition("/")
+    if not slash or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}"
+    if name.startswith("docker.io/") and name.count("/") == 1:
+        name = "docker.io/library/" + name.removeprefix("docker.io/")
+    return name
+
+
+def find_drivers(path: Path) -> list[Path]:
+    """The `image/<driver>` folders at `path` (a data root, its `image/`, or one driver's)."""
+    for base in (path / "image", path):
+        if not base.is_dir():
+            continue
+        try:
+            children = sorted(child for child in base.iterdir() if child.is_dir())
+        except OSError as error:
+            raise SourceError(f"docker-root: cannot read {base}: {error.strerror}") from None
+        drivers = [child for child in children if _is_driver_dir(child)]
+        if drivers:
+            return drivers
+    if _is_driver_dir(path):
+        return [path]
+    return []
+
+
+def _is_driver_dir(path: Path) -> bool:
+    return (path / "imagedb").is_dir() or (path / "repositories.json").is_file()
+
+
+def looks_like_docker_root(path: Path) -> bool:
+    """For detecting a bare path."""
+    return path.is_dir() and bool(find_drivers(path))
+
+
+@dataclass
+class Driver:
+    """One `image/<driver>` folder, read lazily."""
+
+    path: Path
+    repositories: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def config_path(self, image_id: str) -> Path:
+        _, hexpart = check_digest(image_id)
+        return self.path / "imagedb" / "content" / "sha256" / hexpart
+
+    def image_ids(self) -> list[str]:
+        folder = self.path / "imagedb" / "content" / "sha256"
+        try:
+            names = sorted(child.name for child in folder.iterdir() if child.is_file())
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise SourceError(f"docker-root: cannot read {folder}: {error.strerror}") from None
+        return [f"sha256:{name}" for name in names if _valid(f"sha256:{name}")]
+
+    def parent(self, image_id: str) -> str | None:
+        _, hexpart = check_digest(image_id)
+        text = _small_text(self.path / "imagedb" / "metadata" / "sha256" / hexpart / "parent")
+        return text if text and _valid(text) else None
+
+    def layer_dir(self, chain_id: str) -> Path:
+        _, hexpart = check_digest(chain_id)
+        return self.path / "layerdb" / "sha256" / hexpart
+
+    def v2metadata(self, diff_id: str) -> list[dict[str, Any]]:
+        _, hexpart = check_digest(diff_id)
+        path = self.path / "distribution" / "v2metadata-by-diffid" / "sha256" / hexpart
+        text = _small_text(path, limit=MAX_METADATA_BYTES)
+        if text is None:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise SourceError(f"docker-root: {path} is not valid JSON") from None
+        if not isinstance(value, list):
+            return []
+        return [
+            item
+            for item in value
+            if isinstance(item, dict)
+            and isinstance(item.get("Digest"), str)
+            and _valid(item["Digest"])
+        ]
+
+
+class DockerRootSource(Source):
+    transport = "docker-root"
+
+    def __init__(self, path: Path):
+        if not path.is_dir():
+            raise SourceError(f"docker-root: {path} is not a directory")
+        folders = find_drivers(path)
+        if not folders:
+            raise SourceError(
+                f"docker-root: {path} is not a Docker data root (no image/<driver>/imagedb in it; "
+                "with the containerd image store, images live in containerd's content store)"
+            )
+        self.path = path
+        self.drivers = [Driver(folder, _read_repositories(folder)) for folder in folders]
+        self._references: list[tuple[Reference, Driver]] | None = None
+
+    # --- listing ---------------------------------------------------------------------------
+
+    def _listing(self) -> list[tuple[Reference, Driver]]:
+        if self._references is not None:
+            return self._references
+        several = len(self.drivers) > 1
+        tagged: list[tuple[Reference, Driver]] = []
+        by_digest: list[tuple[Reference, Driver]] = []
+        dangling: list[tuple[Reference, Driver]] = []
+        for driver in self.drivers:
+            prefix = f"{driver.name}:" if several else ""
+            named_ids: set[str] = set()
+            for name, entries in sorted(driver.repositories.items()):
+                tagged_ids = set()
+                for key, image_id in sorted(entries.items()):
+                    if "@" in key:
+                        continue
+                    key_name, tag = split_reference(key)
+                    tagged_ids.add(image_id)
+                    ref = Reference(
+                        name=key_name or name, tag=tag, digest=image_id, selector=f"{prefix}{key}"
+                    )
+                    tagged.append((ref, driver))
+                for key, image_id in sorted(entries.items()):
+                    if "@" in key and image_id not in tagged_ids:
+                        tagged_ids.add(image_id)  # one line per image, even with several digests
+                        ref = Reference(name=name, digest=image_id, selector=f"{prefix}{key}")
+                        by_digest.append((ref, driver))
+                named_ids |= set(entries.values())
+            ids = driver.image_ids()
+            parents = {parent for image_id in ids if (parent := driver.parent(image_id))}
+            for image_id in ids:
+                if image_id not in named_ids and image_id not in parents:
+                    ref = Reference(digest=image_id, selector=f"{prefix}{image_id}")
+                    dangling.append((ref, driver))
+        self._references = tagged + by_digest + dangling
+        return self._references
+
+    def references(self) -> list[Reference]:
+        return [ref for ref, _ in self._listing()]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, selector: str | None = None) -> Target:
+        ref, driver = self._pick(selector)
+        image_id = ref.digest or ""
+        image = self.read_image(driver, image_id, ref.name)
+        if ref.name and "@" in (ref.selector or ""):  # chosen by repo digest: that one
+            image.manifest_digest = (ref.selector or "").rpartition("@")[2]
+        return Target(
+            Reference(name=ref.name, tag=ref.tag, digest=image_id, selector=ref.selector), image
+        )
+
+    def _pick(self, selector: str | None) -> tuple[Reference, Driver]:
+        listing = self._listing()
+        if selector is None:
+            if len(listing) == 1:
+                return listing[0]
+            self._choose(None)  # raises the "holds N images" message
+        assert selector is not None
+        drivers = self.drivers
+        head, sep, rest = selector.partition(":")
+        if sep and len(drivers) > 1 and head in {d.name for d in drivers}:
+            # `vfs:busybox:latest` reads one driver's image when several are present
+            drivers = [d for d in drivers if d.name == head]
+            listing = [(ref, d) for ref, d in listing if d.name == head]
+            selector = rest
+        if "@" in selector:  # name@sha256:… as `docker image inspect` takes it
+            name = selector.partition("@")[0]
+            for driver in drivers:
+                image_id = driver.repositories.get(name, {}).get(selector)
+                if image_id:
+                    return Reference(name=name, digest=image_id, selector=selector), driver
+        matches = [(ref, d) for ref, d in listing if _matches(ref, selector)]
+        matches += [
+            (ref, d)
+            for ref, d in listing
+            if (ref, d) not in matches and _unqualified(ref, d, self.drivers) == selector
+        ]
+        if not matches:
+            image_id = selector if selector.startswith("sha256:") else f"sha256:{selector}"
+            for driver in drivers:  # an intermediate image (a parent), which is not listed
+                if _valid(image_id) and driver.config_path(image_id).is_file():
+                    return Reference(digest=image_id, selector=image_id), driver
+            self._choose(selector)  # raises "no image … here"
+        if DIGEST_LIKE.match(selector):
+            keys = {ref.digest for ref, _ in matches}
+        else:  # a tag alone (or a short name) must name one image
+            keys = {(ref.name, ref.tag, ref.digest) for ref, _ in matches}
+        if len(keys) > 1:
+            raise SourceError(
+                f"{self.transport}: {selector!r} is ambiguous here: "
+                + ", ".join(ref.selector or "?" for ref, _ in matches[:8])
+            )
+        return matches[0]
+
+    def read_image(self, driver: Driver, image_id: str, name: str | None) -> Image:
+        path = driver.config_path(image_id)
+        data = _read_file(path)
+        if data is None:
+            raise SourceError(f"{self.transport}: the config of {image_id} is absent ({path})")
+        config = parse_json(data, f"config {path}")
+        image = image_from_config(config, config_digest=image_id)
+        actual = sha256_digest(data)
+        if actual != image_id:
+            image.warnings.append(f"the stored config of {image_id} hashes to {actual}")
+        image.manifest_digest = self._repo_digest(driver, image_id, name)
+        self._fill_layers(driver, image, name)
+        return image
+
+    def _repo_digest(self, driver: Driver, image_id: str, name: str | None) -> str | None:
+        digests = set()
+        for repo, entries in driver.repositories.items():
+            if name is not None and repo != name:
+                continue
+            for key, value in entries.items():
+                if "@" in key and value == image_id:
+                    digests.add(key.rpartition("@")[2])
+        return digests.pop() if len(digests) == 1 else None
+
+    def _fill_layers(self, driver: Driver, image: Image, name: str | None) -> None:
+        wanted = canonical_name(name) if name else None
+        missing = []
+        for layer, chain_id in zip(image.layers, chain_ids(image.diff_ids), strict=False):
+            if not _valid(chain_id) or not layer.diff_id or not _valid(layer.diff_id):
+                continue
+            folder = driver.layer_dir(chain_id)
+            if not folder.is_dir():
+                missing.append(layer.diff_id)
+            else:
+                size = _small_text(folder / "size")
+                if size is not None and size.isdigit():
+                    layer.uncompressed_size = int(size)
+                recorded = _small_text(folder / "diff")
+                if recorded and recorded != layer.diff_id:
+                    image.warnings.append(
+                        f"layerdb {chain_id} holds diff {recorded}, the config says {layer.diff_id}"
+                    )
+                if self._foreign(folder, layer, image):
+                    continue
+            self._compressed_digest(driver, layer, image, wanted)
+        if missing:
+            image.warnings.append(
+                f"{len(missing)} of the image's layers are not in layerdb "
+                f"(first: {missing[0]}); their sizes are unknown"
+            )
+
+    def _foreign(self, folder: Path, layer: Layer, image: Image) -> bool:
+        """Fill a Windows foreign layer from layerdb's descriptor.json; True when there is one."""
+        path = folder / "descriptor.json"
+        data = _read_file(path)
+        if data is None:
+            return False
+        descriptor = layer_from_descriptor(parse_json(data, str(path)))
+        if not descriptor.digest or not _valid(descriptor.digest):
+            image.warnings.append(f"{path} holds no valid digest")
+            return False
+        layer.digest = descriptor.digest
+        layer.size = descriptor.size
+        layer.media_type = descriptor.media_type
+        layer.urls = descriptor.urls
+        layer.annotations = descriptor.annotations
+        return True
+
+    def _compressed_digest(
+        self, driver: Driver, layer: Layer, image: Image, wanted: str | None
+    ) -> None:
+        assert layer.diff_id is not None
+        entries = driver.v2metadata(layer.diff_id)
+        if not entries:
+            return
+        same_repo = [e for e in entries if wanted and e.get("SourceRepository") == wanted]
+        digests = {e["Digest"] for e in entries}
+        if same_repo:
+            layer.digest = same_repo[-1]["Digest"]
+        elif len(digests) == 1:
+            layer.digest = entries[-1]["Digest"]
+        else:
+            layer.digest = entries[-1]["Digest"]
+            image.warnings.append(
+                f"layer {layer.diff_id} was pulled or pushed as {len(digests)} different "
+                f"digests; showing the most recent ({layer.digest})"
+            )
+
+
+def _read_repositories(folder: Path) -> dict[str, dict[str, str]]:
+    path = folder / "repositories.json"
+    data = _read_file(path)
+    if data is None:
+        return {}
+    document = parse_json(data, str(path))
+    repositories = document.get("Repositories")
+    if repositories is None:
+        return {}
+    if not isinstance(repositories, dict):
+        raise SourceError(f"docker-root: {path} has no Repositories object")
+    found: dict[str, dict[str, str]] = {}
+    for name, entries in repositories.items():
+        if not isinstance(entries, dict):
+            continue
+        found[name] = {
+            key: value
+            for key, value in entries.items()
+            if isinstance(key, str) and isinstance(value, str) and _valid(value)
+        }
+    return found
+
+
+def _valid(digest: str) -> bool:
+    try:
+        check_digest(digest)
+    except SourceError:
+        return False
+    return True
+
+
+def _read_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes | None:
+    """A small file's bytes, None when absent; a one-line SourceError when unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise SourceError(f"docker-root: {path} is {size} bytes: too large to be metadata")
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise SourceError(f"docker-root: cannot read {path}: {error.strerror}") from None
+
+
+def _small_text(path: Path, limit: int = MAX_SMALL_FILE) -> str | None:
+    data = _read_file(path, limit)
+    if data is None:
+        return None
+    try:
+        return data.decode().strip()
+    except UnicodeDecodeError:
+        return None
+
+
+def _unqualified(ref: Reference, driver: Driver, drivers: list[Driver]) -> str | None:
+    """A listed selector without its `driver:` prefix (there only when several drivers exist)."""
+    if not ref.selector or len(drivers) < 2:
+        return None
+    return ref.selector.removeprefix(f"{driver.name}:")

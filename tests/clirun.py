@@ -1,0 +1,34 @@
+"""Running the real command line in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from .paths import REPO
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run(*args: str, stdin: bytes | None = None, timeout: float = 120) -> Result:
+    done = subprocess.run(
+        [sys.executable, "-m", "reconstruct", *map(str, args)],
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def assert_one_line_error(result: Result) -> None:
+    assert result.code == 2, result
+    assert result.out == ""
+    assert result.err.startswith("reconstruct: ") and result.err.count("\n") == 1, result.err
+    assert "Traceback" not in result.err
