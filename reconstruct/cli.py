@@ -7,7 +7,7 @@ Heavy modules (renderers, sources, the docker SDK) are imported inside the comma
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     repo_info = "repo-info"
     dockerfile = "dockerfile"
     json = "json"
@@ -42,7 +42,9 @@ SourceArg = Annotated[str, typer.Argument(help="What to read: TRANSPORT:ARG[:SEL
 @app.command()
 def show(
     source: SourceArg,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.repo_info,
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format.")
+    ] = Format.repo_info,
     platform: Annotated[
         str | None,
         typer.Option(help="Only this platform: os/arch[/variant][:os.version]. Default: all."),
@@ -62,21 +64,23 @@ def show(
     config: Annotated[
         str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
     ] = None,
-    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Table: do not cut instructions.")] = False,
+    no_trunc: Annotated[
+        bool, typer.Option("--no-trunc", help="Table: do not cut instructions.")
+    ] = False,
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
     from . import service
 
     target = service.load(source, config=config, platform=platform)
-    sys.stdout.write(
-        service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
-    )
+    sys.stdout.write(service.render(target, format.value, name=name, era=era, no_trunc=no_trunc))
 
 
 @app.command("ls")
 def list_source(
     source: SourceArg,
-    json_output: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="JSON lines instead of a table.")
+    ] = False,
 ) -> None:
     """List what a source holds: name, tag, digest."""
     from . import service
@@ -98,7 +102,7 @@ def main() -> None:
         _fail("aborted")
     except OSError as error:
         _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
-    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+    except Exception as error:
         if hasattr(error, "format_message"):  # click's usage errors (typer vendors click)
             _fail(error.format_message())
         _fail(f"internal error ({type(error).__name__}: {error}); please report it")

@@ -27,9 +27,7 @@ def platform_matches(wanted: Platform, actual: Platform | None) -> bool:
         if getattr(wanted, field) and getattr(wanted, field) != getattr(actual, field):
             return False
     version = wanted.os_version
-    if version and not (actual.os_version or "").startswith(version):
-        return False
-    return True
+    return not (version and not (actual.os_version or "").startswith(version))
 
 
 def select_platform(target: Target, wanted: Platform) -> Target:
@@ -51,6 +49,8 @@ def _filter(index: Index, wanted: Platform) -> Index:
             nested = _filter(entry.index, wanted)
             if nested.entries:
                 kept.append(replace(entry, index=nested))
-        elif platform_matches(wanted, entry.platform or (entry.image.platform if entry.image else None)):
+        elif platform_matches(
+            wanted, entry.platform or (entry.image.platform if entry.image else None)
+        ):
             kept.append(entry)
     return replace(index, entries=kept)

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 UPSTREAM = HERE / "python-3-windowsservercore.upstream.md"
 LAYOUT = HERE / "python-3-windowsservercore"
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
 
@@ -55,7 +55,9 @@ def _layers(section: str) -> list[tuple[str, str, str]]:
     found = []
     for block in section.split("\t-\t`")[1:]:
         digest = block.split("`", 1)[0]
-        size = re.search(r"Size: .*?\((\d+) bytes\)", block) or re.search(r"Size: (\d+)\.0 B", block)
+        size = re.search(r"Size: .*?\((\d+) bytes\)", block) or re.search(
+            r"Size: (\d+)\.0 B", block
+        )
         mime = re.search(r"MIME: (.*)", block).group(1)
         found.append((digest, size.group(1), mime))
     return found
@@ -73,7 +75,7 @@ def created_by(line: str, shell: list[str]) -> str:
     if line.startswith(("RUN Apply image ", "RUN Install update ")):
         return line[len("RUN ") :]  # base layers have no shell prefix
     if line.startswith("RUN "):
-        return f"{prefix} {line[len('RUN '):]}"
+        return f"{prefix} {line[len('RUN ') :]}"
     return f"{prefix} #(nop)  {line}"  # ENV, SHELL, CMD (the builder writes two spaces)
 
 
@@ -110,7 +112,12 @@ def main() -> None:
         for layer in image["layers"]:
             if layer["mediaType"] == FOREIGN:
                 # Not in the document: the form MCR used for its foreign layer URLs.
-                layer = dict(layer, urls=[f"https://mcr.microsoft.com/v2/windows/servercore/blobs/{layer['digest']}"])
+                layer = dict(
+                    layer,
+                    urls=[
+                        f"https://mcr.microsoft.com/v2/windows/servercore/blobs/{layer['digest']}"
+                    ],
+                )
             layers.append(layer)
         manifest = {
             "schemaVersion": 2,

@@ -76,26 +76,40 @@ def test_json_output_keeps_what_the_file_says(path):
     images = _images(document)
     if "history" in raw:  # a config
         (image,) = images
-        assert [s["created_by"] for s in image["steps"]] == [h.get("created_by") for h in raw["history"]]
+        assert [s["created_by"] for s in image["steps"]] == [
+            h.get("created_by") for h in raw["history"]
+        ]
         assert image["diff_ids"] == raw["rootfs"]["diff_ids"]
         non_empty = [s for s in image["steps"] if not s["empty_layer"]]
         if len(non_empty) == len(raw["rootfs"]["diff_ids"]):
-            assert [image["layers"][s["layer_index"]]["diff_id"] for s in non_empty] == raw["rootfs"]["diff_ids"]
+            assert [image["layers"][s["layer_index"]]["diff_id"] for s in non_empty] == raw[
+                "rootfs"
+            ]["diff_ids"]
     elif "layers" in raw:  # a manifest alone: layers known, config absent
         (image,) = images
-        assert [layer["digest"] for layer in image["layers"]] == [d["digest"] for d in raw["layers"]]
+        assert [layer["digest"] for layer in image["layers"]] == [
+            d["digest"] for d in raw["layers"]
+        ]
         assert image["total_size"] == sum(d["size"] for d in raw["layers"])
         foreign = [d for d in raw["layers"] if "foreign" in d["mediaType"]]
         assert sum(layer["foreign"] for layer in image["layers"]) == len(foreign)
         assert any("config blob" in w for w in image["warnings"])
     else:  # an index whose manifests are not beside it
-        assert [e["digest"] for e in document["root"]["entries"]] == [m["digest"] for m in raw["manifests"]]
+        assert [e["digest"] for e in document["root"]["entries"]] == [
+            m["digest"] for m in raw["manifests"]
+        ]
         assert all(not e["present"] for e in document["root"]["entries"])
 
 
 def test_windows_manifest_with_its_config():
-    manifest = CORPUS / "fixtures/manifest/dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_foreign-layers_manifest.json"
-    config = CORPUS / "fixtures/config/dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_config.json"
+    manifest = (
+        CORPUS
+        / "fixtures/manifest/dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_foreign-layers_manifest.json"
+    )
+    config = (
+        CORPUS
+        / "fixtures/config/dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_config.json"
+    )
     if not manifest.exists():
         pytest.skip("corpus absent")
     result = run("show", manifest, "--config", config, "--name", "dotnet/framework/runtime:4.8")
@@ -104,7 +118,7 @@ def test_windows_manifest_with_its_config():
     raw = json.loads(manifest.read_text())
     assert text.count("MIME: application/vnd.docker.image.rootfs.foreign.diff.tar.gzip") == 2
     assert "RUN Apply image 2022-RTM-amd64" in text and "RUN Install update ltsc2022-amd64" in text
-    assert f"$ docker pull dotnet/framework/runtime@sha256:" in text
+    assert "$ docker pull dotnet/framework/runtime@sha256:" in text
     total = sum(d["size"] for d in raw["layers"])
     assert f"({total} bytes)" in text
     # the corpus config is pretty-printed, so it hashes to something else: said, not hidden
@@ -123,7 +137,25 @@ def test_dockerfile_output_is_a_valid_dockerfile(spec, tmp_path):
         parser.content = block
         instructions = [i["instruction"] for i in parser.structure if i["instruction"] != "COMMENT"]
         assert instructions and instructions[0] == "FROM", block
-        allowed = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
-                   "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK",
-                   "SHELL", "MAINTAINER", "COMMENT"}
+        allowed = {
+            "FROM",
+            "RUN",
+            "CMD",
+            "LABEL",
+            "EXPOSE",
+            "ENV",
+            "ADD",
+            "COPY",
+            "ENTRYPOINT",
+            "VOLUME",
+            "USER",
+            "WORKDIR",
+            "ARG",
+            "ONBUILD",
+            "STOPSIGNAL",
+            "HEALTHCHECK",
+            "SHELL",
+            "MAINTAINER",
+            "COMMENT",
+        }
         assert set(instructions) <= allowed, instructions

@@ -11,7 +11,11 @@ from reconstruct.model import FOREIGN_MEDIA_TYPES, Image, Layer, Step
 
 from .paths import FORMAT_DOC, need
 
-POWERSHELL = ["powershell", "-Command", "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue';"]
+POWERSHELL = [
+    "powershell",
+    "-Command",
+    "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue';",
+]
 CMD = ["cmd", "/S", "/C"]
 
 # (created_by, final SHELL, printed) — the table of the format doc, row for row.
@@ -22,12 +26,20 @@ DOC_EXAMPLES = [
     ("|2 A=1 B=two words /bin/sh -c echo $A", None, "# ARGS: A=1 B=two words\nRUN echo $A"),
     ("|1 X=1 echo hi", None, "# unable to parse image command string further:\n|1 X=1 echo hi"),
     ("RUN /bin/sh -c apt-get update # buildkit", None, "RUN apt-get update # buildkit"),
-    ("RUN |1 version=1.2 /bin/sh -c set -eux # buildkit", None, "# ARGS: version=1.2\nRUN set -eux # buildkit"),
+    (
+        "RUN |1 version=1.2 /bin/sh -c set -eux # buildkit",
+        None,
+        "# ARGS: version=1.2\nRUN set -eux # buildkit",
+    ),
     ("COPY /rootfs/ / # buildkit", None, "COPY /rootfs/ / # buildkit"),
     ("Apply image 10.0.17763.737", None, "RUN Apply image 10.0.17763.737"),
     ("cmd /S /C #(nop)  ENV X=1", None, "RUN cmd /S /C #(nop)  ENV X=1"),
     ("cmd /S /C #(nop)  ENV GOPATH=C:\\go", CMD, "ENV GOPATH=C:\\go"),
-    (" ".join(POWERSHELL) + " #(nop)  ENV PYTHON_VERSION=3.7.4", POWERSHELL, "ENV PYTHON_VERSION=3.7.4"),
+    (
+        " ".join(POWERSHELL) + " #(nop)  ENV PYTHON_VERSION=3.7.4",
+        POWERSHELL,
+        "ENV PYTHON_VERSION=3.7.4",
+    ),
     ("", None, "RUN "),
 ]
 
@@ -82,7 +94,11 @@ def test_every_row_of_the_doc_table_is_covered():
         ("/bin/sh -c a\tb\nc", None, "RUN a\tb\nc"),
         ("RUN /bin/sh -c cat <<EOF\nhi\nEOF # buildkit", None, "RUN cat <<EOF\nhi\nEOF # buildkit"),
         ("Install update 1809-amd64", None, "RUN Install update 1809-amd64"),
-        ("BusyBox 1.38.0 (uclibc), Buildroot 2026.05.1, Debian 13", None, "RUN BusyBox 1.38.0 (uclibc), Buildroot 2026.05.1, Debian 13"),
+        (
+            "BusyBox 1.38.0 (uclibc), Buildroot 2026.05.1, Debian 13",
+            None,
+            "RUN BusyBox 1.38.0 (uclibc), Buildroot 2026.05.1, Debian 13",
+        ),
         (None, None, "RUN "),
     ],
 )
@@ -93,7 +109,11 @@ def test_rules_beyond_the_examples(created_by, shell, printed):
 @pytest.mark.parametrize(
     ("created_by", "era", "printed"),
     [
-        ("RUN /bin/sh -c apt-get update # buildkit", 2019, "RUN RUN /bin/sh -c apt-get update # buildkit"),
+        (
+            "RUN /bin/sh -c apt-get update # buildkit",
+            2019,
+            "RUN RUN /bin/sh -c apt-get update # buildkit",
+        ),
         ("ENV LANG=C.UTF-8", 2022, "RUN ENV LANG=C.UTF-8"),
         ("ENV LANG=C.UTF-8", 2023, "ENV LANG=C.UTF-8"),
         ('/bin/sh -c #(nop)  CMD ["bash"]', 2016, 'CMD ["bash"]'),
@@ -107,7 +127,12 @@ def test_older_generator_eras(created_by, era, printed):
 def test_instructions():
     assert parse_instruction('/bin/sh -c #(nop)  CMD ["bash"]') == parse_instruction('CMD ["bash"]')
     run = parse_instruction("RUN |1 v=1 /bin/sh -c make # buildkit")
-    assert (run.keyword, run.arguments, run.build_args, run.buildkit) == ("RUN", "make", "v=1", True)
+    assert (run.keyword, run.arguments, run.build_args, run.buildkit) == (
+        "RUN",
+        "make",
+        "v=1",
+        True,
+    )
     base = parse_instruction("Apply image 1809-RTM-amd64")
     assert base.windows_base and base.keyword == "RUN"
     assert parse_instruction("|1 X=1 echo hi").keyword == ""
@@ -134,7 +159,12 @@ def test_matching_by_empty_layer_and_position():
     )
     link_layers(image)
     assert image.warnings == []
-    assert [s.layer.digest if s.layer else None for s in image.steps] == ["sha256:c1", None, "sha256:c2", None]
+    assert [s.layer.digest if s.layer else None for s in image.steps] == [
+        "sha256:c1",
+        None,
+        "sha256:c2",
+        None,
+    ]
     assert [layer.diff_id for layer in image.layers] == ["sha256:d1", "sha256:d2"]
     assert image.layers[0].foreign and not image.layers[1].foreign
 

@@ -41,7 +41,9 @@ def test_sample_renders_the_seed_line_for_line_in_the_2019_format():
 
 def test_todays_format_differs_from_2019_only_by_the_platform_count():
     today = run("show", SAMPLE, "--name", "python:3-windowsservercore").out.splitlines()
-    then = run("show", SAMPLE, "--name", "python:3-windowsservercore", "--era", "2019").out.splitlines()
+    then = run(
+        "show", SAMPLE, "--name", "python:3-windowsservercore", "--era", "2019"
+    ).out.splitlines()
     changed = [(a, b) for a, b in zip(today, then, strict=True) if a != b]
     assert changed == [("-\tPlatforms: 3", "-\tPlatforms:")]
 

@@ -68,7 +68,10 @@ def test_history_dates(created, printed):
     [
         (["/bin/bash"], '["\\/bin\\/bash"]'),
         (["cmd", "/C", "type C:\\hello.txt"], '["cmd","\\/C","type C:\\\\hello.txt"]'),
-        (['say "hi"', "a\tb\nc\rd\be\ff", "\x01"], '["say \\"hi\\"","a\\tb\\nc\\rd\\be\\ff","\\u0001"]'),
+        (
+            ['say "hi"', "a\tb\nc\rd\be\ff", "\x01"],
+            '["say \\"hi\\"","a\\tb\\nc\\rd\\be\\ff","\\u0001"]',
+        ),
         (["naïve ☃"], '["naïve ☃"]'),
         (
             ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"],
@@ -84,13 +87,18 @@ def test_generator_json(value, printed):
 @pytest.mark.parametrize(
     ("platform", "printed"),
     [
-        (Platform("windows", "amd64", os_version="10.0.17763.737"), "windows version 10.0.17763.737; amd64"),
+        (
+            Platform("windows", "amd64", os_version="10.0.17763.737"),
+            "windows version 10.0.17763.737; amd64",
+        ),
         (Platform("linux", "arm", "v7"), "linux; arm variant v7"),
         (Platform("linux", "arm64", "v8"), "linux; arm64 variant v8"),
         (Platform("unknown", "unknown"), "unknown; unknown"),
         (Platform(), "linux; amd64"),
         (
-            Platform("windows", "amd64", os_version="10.0.1", os_features=["win32k"], features=["sse4"]),
+            Platform(
+                "windows", "amd64", os_version="10.0.1", os_features=["win32k"], features=["sse4"]
+            ),
             "windows version 10.0.1 ft. win32k; amd64 ft. sse4",
         ),
         # a present but empty list still prints its marker, as the generator does

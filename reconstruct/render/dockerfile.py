@@ -57,7 +57,9 @@ def _from_lines(image: Image) -> list[str]:
     base = [s for s in image.steps if parse_instruction(s.created_by, image.shell).windows_base]
     if platform.os == "windows" and platform.os_version and base:
         base_bytes = sum(s.layer.size or 0 for s in base if s.layer)
-        flavour = "servercore" if base_bytes >= _SERVERCORE_MIN_BYTES or not base_bytes else "nanoserver"
+        flavour = (
+            "servercore" if base_bytes >= _SERVERCORE_MIN_BYTES or not base_bytes else "nanoserver"
+        )
         return [
             f"# FROM inferred offline from os.version {platform.os_version} and the "
             f"{len(base)} Windows base layer(s) ({flavour}: by their size); "
@@ -185,7 +187,11 @@ def _copy_lines(keyword: str, arguments: str) -> list[str]:
     if not match:
         return [f"{keyword} {arguments}"]
     kind, digest, destination = match.groups()
-    placeholder = {"file": f"file-{digest[:12]}", "dir": f"dir-{digest[:12]}/", "multi": f"multi-{digest[:12]}/"}[kind]
+    placeholder = {
+        "file": f"file-{digest[:12]}",
+        "dir": f"dir-{digest[:12]}/",
+        "multi": f"multi-{digest[:12]}/",
+    }[kind]
     return [
         f"# source not recorded: the builder kept only a hash of its content ({kind}:{digest})",
         f"{keyword} {placeholder} {_json_path(destination)}",

@@ -135,7 +135,8 @@ def _image(image: Image) -> dict[str, Any]:
         "steps": [_step(step, image, layer_index) for step in image.steps],
         "layers": [_layer(layer) for layer in image.layers],
         "annotations": image.annotations,
-        "warnings": image.warnings + [
+        "warnings": image.warnings
+        + [
             f"step {n}: {step.uncertain}" for n, step in enumerate(image.steps, 1) if step.uncertain
         ],
     }

@@ -22,7 +22,9 @@ def render(target: Target, no_trunc: bool = False) -> str:
             continue
         rows = []
         for step in image.steps:
-            text = repo_info_text(step.created_by, image.shell).replace("\n", " ⏎ ").replace("\t", " ")
+            text = (
+                repo_info_text(step.created_by, image.shell).replace("\n", " ⏎ ").replace("\t", " ")
+            )
             if not no_trunc and len(text) > WIDTH:
                 text = text[: WIDTH - 1] + "…"
             created = parse_date(step.created)
@@ -36,7 +38,13 @@ def render(target: Target, no_trunc: bool = False) -> str:
             if step.uncertain:
                 kind = (kind + " (uncertain)").strip()
             rows.append(
-                (created.strftime("%Y-%m-%d %H:%M:%S") if created else "?", text, digest, size, kind)
+                (
+                    created.strftime("%Y-%m-%d %H:%M:%S") if created else "?",
+                    text,
+                    digest,
+                    size,
+                    kind,
+                )
             )
         table = tabulate(rows, headers=["CREATED", "INSTRUCTION", "LAYER", "SIZE", "KIND"])
         warnings = "".join(f"warning: {w}\n" for w in image.warnings)

@@ -58,7 +58,9 @@ class JsonFilesSource(Source):
         root = resolve(self.store, ref.digest or "")
         if root is None:  # a config named by digest, with no manifest above it
             data = self.store.read(ref.digest or "")
-            root = image_from_config(parse_json(data or b"{}", ref.digest or ""), config_digest=ref.digest)
+            root = image_from_config(
+                parse_json(data or b"{}", ref.digest or ""), config_digest=ref.digest
+            )
         return Target(Reference(digest=ref.digest), root)
 
     def _from_file(self) -> Image | Index:
@@ -97,7 +99,9 @@ class JsonFilesSource(Source):
                     referenced.add(child.get("digest"))
             if isinstance(document.get("config"), dict):
                 referenced.add(document["config"].get("digest"))
-        tops = [d for d, doc in documents.items() if d not in referenced and kind_of(doc) != "unknown"]
+        tops = [
+            d for d, doc in documents.items() if d not in referenced and kind_of(doc) != "unknown"
+        ]
         if not tops:
             raise SourceError(f"json: no config, manifest or index found in {self.path}")
         return tops

@@ -56,8 +56,10 @@ def kind_of(document: dict[str, Any]) -> str:
         return "schema1"
     if isinstance(document.get("config"), dict) and isinstance(document.get("layers"), list):
         return "manifest"
-    if isinstance(document.get("rootfs"), dict) or "history" in document or (
-        "architecture" in document and "config" in document
+    if (
+        isinstance(document.get("rootfs"), dict)
+        or "history" in document
+        or ("architecture" in document and "config" in document)
     ):
         return "config"
     return "unknown"
@@ -228,7 +230,9 @@ def resolve(
     document = parse_json(data, f"blob {digest}")
     kind = kind_of(document)
     if kind == "index":
-        return index_from_json(store, document, digest=digest, depth=depth + 1, seen=seen | {digest})
+        return index_from_json(
+            store, document, digest=digest, depth=depth + 1, seen=seen | {digest}
+        )
     if kind == "manifest":
         return image_from_manifest(store, document, digest=digest, size=size or len(data))
     if kind == "schema1":
@@ -263,7 +267,12 @@ def index_from_json(
             annotations=_str_dict(descriptor.get("annotations")),
         )
         resolved = resolve(
-            store, entry.digest, media_type=entry.media_type, size=entry.size, depth=depth, seen=seen
+            store,
+            entry.digest,
+            media_type=entry.media_type,
+            size=entry.size,
+            depth=depth,
+            seen=seen,
         )
         if isinstance(resolved, Index):
             entry.index = resolved
