@@ -170,5 +170,11 @@ def link_layers(image: Image) -> None:
         image.warnings.append(
             f"history has {non_empty} non-empty steps but {what} {expected} layers"
         )
-    if not image.steps and image.layers:
-        image.warnings.append(f"image has no history: {len(image.layers)} layers without steps")
+    filesystem = [layer for layer in image.layers if _is_filesystem(layer)]
+    if not image.steps and filesystem:
+        image.warnings.append(f"image has no history: {len(filesystem)} layers without steps")
+
+
+def _is_filesystem(layer: Layer) -> bool:
+    """False for attestation payloads (in-toto), which no history step produces."""
+    return layer.media_type is None or "in-toto" not in layer.media_type

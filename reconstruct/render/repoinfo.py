@@ -28,10 +28,16 @@ def render(target: Target, name: str, tag: str, era: int = CURRENT_ERA) -> str:
     out.extend(f"\t-\t{platform_string(s.platform)}" for s in shown)
     for section in shown:
         out.extend(_section(ref, repo, section, era))
-    if isinstance(root, Index) and root.warnings:
+    index_warnings = _index_warnings(root) if isinstance(root, Index) else []
+    if index_warnings:
         out.extend(["", "-\tWarnings (reconstruct):"])
-        out.extend(f"\t-\t{warning}" for warning in root.warnings)
+        out.extend(f"\t-\t{warning}" for warning in index_warnings)
     return "\n".join(out) + "\n"
+
+
+def _index_warnings(index: Index) -> list[str]:
+    nested = [w for e in index.entries if e.index is not None for w in _index_warnings(e.index)]
+    return index.warnings + nested
 
 
 def _pull(repo: str, digest: str | None, tag: str) -> str:
