@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import Image, Layer
+from .model import Image, Layer, Step
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 CURRENT_ERA = 9999  # "today's" generator; an era is the year whose generator to imitate
@@ -24,6 +24,10 @@ _NOP = re.compile(r"#\(nop\) +")
 _CAPS_WORD = re.compile(r"[A-Z]+ ")
 _BUILD_ARGS = re.compile(r"\|\d+ ")
 UNPARSABLE = "# unable to parse image command string further:"
+DEFAULT_SHELL_PREFIX = " ".join(DEFAULT_SHELL) + " "
+_WINDOWS_BASE = re.compile(r"(Apply image|Install update) ")
+_BUILDKIT_SUFFIX = " # buildkit"
+_ARG_NAME = re.compile(r"(?:^| )[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,31 @@ def repo_info_text(
     return "\n".join(lines)
 
 
+def created_by_from_repo_info(text: str) -> str:
+    """A `created_by` that renders back to `text` in every era (the inverse of the rules).
+
+    The builder's exact prefix is lost in a document, so the classic builder's forms are used:
+    `/bin/sh -c …` for RUN, `/bin/sh -c #(nop)  …` for other instructions.
+    """
+    if text.startswith(UNPARSABLE + "\n"):
+        return text[len(UNPARSABLE) + 1 :]
+    build_args = None
+    if text.startswith("# ARGS: ") and "\n" in text:
+        build_args, text = text[len("# ARGS: ") :].split("\n", 1)
+    if text.startswith("RUN "):
+        body = text[len("RUN ") :]
+        # `RUN RUN …`/`RUN ENV …`: how documents before 2023 printed BuildKit's own history.
+        if build_args is None and (_WINDOWS_BASE.match(body) or _CAPS_WORD.match(body)):
+            return body
+        command = DEFAULT_SHELL_PREFIX + body
+    else:
+        command = f"{DEFAULT_SHELL_PREFIX}#(nop)  {text}"
+    if build_args is not None:
+        count = len(_ARG_NAME.findall(build_args))
+        command = f"|{count} {build_args} {command}"
+    return command
+
+
 @dataclass(frozen=True)
 class Instruction:
     """A history entry as a Dockerfile instruction, for humans and comparison."""
@@ -111,29 +140,58 @@ class Instruction:
     windows_base: bool = False  # `Apply image …` / `Install update …`
 
 
-_WINDOWS_BASE = re.compile(r"(Apply image|Install update) ")
-_BUILDKIT_SUFFIX = " # buildkit"
+WINDOWS_DEFAULT_SHELL = ("cmd", "/S", "/C")
 
 
-def parse_instruction(created_by: str | None, shell: list[str] | None = None) -> Instruction:
-    split = split_created_by(created_by, shell)
+def parse_instruction(
+    created_by: str | None, shell: list[str] | None = None, windows: bool = False
+) -> Instruction:
+    """What a history entry did, whichever builder wrote it (classic, BuildKit, buildah, kaniko).
+
+    More forgiving than the generator's rules: every known shell prefix is removed (Windows'
+    default `cmd /S /C` too, and prefixes stacked by a document read back), so equivalent
+    spellings give the same Instruction.
+    """
     raw = created_by or ""
-    buildkit = raw.endswith(_BUILDKIT_SUFFIX)
-    if split.unparsable:
-        return Instruction("", raw, buildkit=buildkit)
-    body = split.body
+    text = raw
+    buildkit = text.endswith(_BUILDKIT_SUFFIX)
     if buildkit:
-        body = body[: -len(_BUILDKIT_SUFFIX)]
-    if _WINDOWS_BASE.match(body) and not split.shell_stripped:
-        return Instruction("RUN", body, windows_base=True)
-    if split.nop or (not split.shell_stripped and _CAPS_WORD.match(body)):
-        keyword, _, arguments = body.partition(" ")
-        return Instruction(keyword, arguments, split.build_args, buildkit)
-    if split.shell_stripped:
-        return Instruction("RUN", body, split.build_args, buildkit)
+        text = text[: -len(_BUILDKIT_SUFFIX)]
+    prefixes = shell_prefixes(shell)
+    if windows:
+        prefixes.append(" ".join(WINDOWS_DEFAULT_SHELL) + " ")
+    build_args = None
+    as_command = False  # recorded as a command: after a shell prefix or BuildKit/kaniko's `RUN `
+    for _ in range(4):  # a handful of stacked prefixes at most
+        if text.startswith("RUN "):
+            text, as_command = text[len("RUN ") :], True
+        elif text.startswith("|"):
+            found = _split_build_args(text, prefixes)
+            if found is None:
+                return Instruction("", raw, buildkit=buildkit)
+            build_args, text = found
+        elif prefix := next((p for p in prefixes if text.startswith(p)), None):
+            text, as_command = text[len(prefix) :], True
+        else:
+            break
+    nop = _NOP.match(text)
+    if nop:
+        keyword, _, arguments = text[nop.end() :].partition(" ")
+        return Instruction(keyword, arguments, build_args, buildkit)
+    if _WINDOWS_BASE.match(text) and not as_command:
+        return Instruction("RUN", text, windows_base=True)
+    if _CAPS_WORD.match(text) and not as_command:
+        keyword, _, arguments = text.partition(" ")
+        return Instruction(keyword, arguments, build_args, buildkit)
+    if as_command:
+        return Instruction("RUN", text, build_args, buildkit)
     # No shell prefix and no instruction: a tool's own note (BuildKit LLB ops, busybox's
     # banner, `docker commit`'s command, an empty entry). Not known to be a shell command.
-    return Instruction("", body, split.build_args, buildkit)
+    return Instruction("", text, build_args, buildkit)
+
+
+def step_instruction(step: Step, image: Image) -> Instruction:
+    return parse_instruction(step.created_by, image.shell, image.platform.os == "windows")
 
 
 # --- steps ↔ layers ---------------------------------------------------------------------------

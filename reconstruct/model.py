@@ -161,6 +161,8 @@ class Target:
 
     reference: Reference
     root: Image | Index
+    # The repo-info generator year a document read back followed (None: today's format).
+    era: int | None = None
 
     def images(self) -> list[tuple[Platform | None, IndexEntry | None, Image]]:
         """Every image reachable from the root, in index order (nested indexes flattened)."""

@@ -27,7 +27,7 @@ def render(
     era: int | None = None,
     no_trunc: bool = False,
 ) -> str:
-    era = era or CURRENT_ERA
+    era = era or target.era or CURRENT_ERA
     if fmt == "repo-info":
         from .render import repoinfo
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..history import Instruction, parse_instruction
+from ..history import Instruction, step_instruction
 from ..model import Image, Target
 from ..text import platform_string
 from . import sections
@@ -37,7 +37,7 @@ def render_image(image: Image) -> str:
     lines = _from_lines(image)
     args_seen: dict[str, str] = {}
     for step in image.steps:
-        instruction = parse_instruction(step.created_by, image.shell)
+        instruction = step_instruction(step, image)
         if instruction.windows_base:
             lines.append(f"# base layer: {instruction.arguments}")
             continue
@@ -54,7 +54,7 @@ def render_image(image: Image) -> str:
 
 def _from_lines(image: Image) -> list[str]:
     platform = image.platform
-    base = [s for s in image.steps if parse_instruction(s.created_by, image.shell).windows_base]
+    base = [s for s in image.steps if step_instruction(s, image).windows_base]
     if platform.os == "windows" and platform.os_version and base:
         base_bytes = sum(s.layer.size or 0 for s in base if s.layer)
         flavour = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..history import parse_instruction, repo_info_text
+from ..history import repo_info_text, step_instruction
 from ..model import Image, Index, IndexEntry, Layer, Platform, Step, Target
 from ..text import parse_date, platform_string
 
@@ -84,7 +84,7 @@ def _layer(layer: Layer | None) -> dict[str, Any] | None:
 
 
 def _step(step: Step, image: Image, layer_index: dict[int, int]) -> dict[str, Any]:
-    instruction = parse_instruction(step.created_by, image.shell)
+    instruction = step_instruction(step, image)
     created = parse_date(step.created)
     return {
         "created": step.created,

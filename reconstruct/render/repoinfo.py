@@ -11,6 +11,10 @@ from . import Section, sections
 PLATFORM_COUNT_ERA = 2022  # `-\tPlatforms: N` since 2022, `-\tPlatforms:` before
 ATTESTATION_ERA = 2024  # attestation entries (unknown; unknown) listed since 2024
 FOREIGN_LAST_MODIFIED_ERA = 2018  # 2016-08 to 2017-10: foreign layers had no Last Modified
+DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
+SCHEMA1_MEDIA_TYPES = frozenset(
+    {DOCKER_MANIFEST_V1, "application/vnd.docker.distribution.manifest.v1+prettyjws"}
+)
 
 
 def render(target: Target, name: str, tag: str, era: int = CURRENT_ERA) -> str:
@@ -56,7 +60,9 @@ def _section(ref: str, repo: str, section: Section, era: int) -> list[str]:
         return out
     if image.docker_version:
         out.append(f"-\tDocker Version: {image.docker_version}")
-    if image.manifest_digest or image.manifest_media_type:
+    if image.manifest_media_type in SCHEMA1_MEDIA_TYPES:
+        out.append(f"-\tManifest MIME: `{DOCKER_MANIFEST_V1}`")
+    elif image.manifest_digest or image.manifest_media_type:
         # The generator prints the schema 2 type for every manifest, OCI ones included.
         out.append(f"-\tManifest MIME: `{DOCKER_MANIFEST_V2}`")
     total = image.total_size
