@@ -20,7 +20,9 @@ app = typer.Typer(
         "offline: the timestamped pseudo-Dockerfile docker-library/repo-info publishes, every "
         "history step matched to its layer.\n\n"
         "SOURCE is TRANSPORT:ARGUMENT[:SELECTOR] or a bare path (detected): json:FILE|DIR, "
-        "oci:DIR[:TAG]."
+        "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE|-[:NAME:TAG], "
+        "registry-dir:DIR[:NAME:TAG], docker-root:DIR[:NAME:TAG], repo-info:FILE, "
+        "repo-info-dir:DIR:NAME:TAG, dockerfile:FILE[:STAGE]."
     ),
 )
 
@@ -88,12 +90,42 @@ def list_source(
     sys.stdout.write(service.listing(source, as_json=json_output))
 
 
+class CompareFormat(StrEnum):
+    text = "text"
+    json = "json"
+    diff = "diff"
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[str, typer.Argument(help="A: any source, a repo-info document or a Dockerfile.")],
+    b: Annotated[str, typer.Argument(help="B: the same kinds as A.")],
+    format: Annotated[
+        CompareFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = CompareFormat.text,
+    platform: Annotated[str | None, typer.Option(help="Only this platform on both sides.")] = None,
+) -> None:
+    """Compare two images' histories and layers: exit 0 equal, 1 different, 2 error (like diff)."""
+    from . import service
+    from .render import comparison as render_comparison
+
+    left, right, result = service.compare(a, b, platform=platform)
+    if format is CompareFormat.json:
+        sys.stdout.write(render_comparison.render_json(result, a, b))
+    elif format is CompareFormat.diff:
+        sys.stdout.write(service.comparison_diff(left, right, a, b))
+    else:
+        sys.stdout.write(render_comparison.render_text(result, a, b))
+    raise typer.Exit(1 if result.differs else 0)
+
+
 def main() -> None:
     from .sources.base import SourceError
 
     arguments = sys.argv[1:] or ["--help"]
     try:
-        app(arguments, prog_name="reconstruct", standalone_mode=False)
+        code = app(arguments, prog_name="reconstruct", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except (SourceError, UserError, LookupError, ValueError) as error:
         _fail(str(error))
     except typer.Exit as done:

@@ -33,7 +33,9 @@ def platform_matches(wanted: Platform, actual: Platform | None) -> bool:
 def select_platform(target: Target, wanted: Platform) -> Target:
     """The target with only the index entries (or the image) of the wanted platform."""
     if isinstance(target.root, Image):
-        if not platform_matches(wanted, target.root.platform):
+        # An image that states no platform (a Dockerfile) is not excluded by one.
+        known = target.root.platform.os is not None or target.root.platform.architecture is not None
+        if known and not platform_matches(wanted, target.root.platform):
             raise LookupError("the image is not of the requested platform")
         return target
     root = _filter(target.root, wanted)

@@ -73,3 +73,24 @@ def listing(spec: str, *, as_json: bool = False) -> str:
 
     rows = [(r.name or "<none>", r.tag or "<none>", r.digest or "", r.selector or "") for r in refs]
     return tabulate(rows, headers=["NAME", "TAG", "DIGEST", "SELECTOR"], tablefmt="plain") + "\n"
+
+
+def compare(spec_a: str, spec_b: str, *, platform: str | None = None):
+    """Both sources loaded and compared (a Comparison, see compare.py)."""
+    from .compare import compare as compare_targets
+
+    a, b = load(spec_a, platform=platform), load(spec_b, platform=platform)
+    return a, b, compare_targets(a, b)
+
+
+def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> str:
+    """A unified diff of the two repo-info renderings, under one name so headers agree."""
+    import difflib
+
+    from .render import repoinfo
+
+    name = a.reference.name or b.reference.name or "<none>"
+    tag = a.reference.tag or b.reference.tag or "<none>"
+    left = repoinfo.render(a, name, tag, a.era or CURRENT_ERA).splitlines(keepends=True)
+    right = repoinfo.render(b, name, tag, b.era or CURRENT_ERA).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(left, right, fromfile=label_a, tofile=label_b))

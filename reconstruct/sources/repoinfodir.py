@@ -1,0 +1,48 @@
+"""`repo-info-dir:PATH[:NAME:TAG]` — a checkout of docker-library/repo-info.
+
+The document for an image is `repos/<name>/remote/<tag>.md` (no `library/` in the name).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model import Reference, Target
+from ..refs import display_name, split_reference
+from .base import Source, SourceError
+from .repoinfo import RepoInfoSource
+
+
+class RepoInfoDirSource(Source):
+    transport = "repo-info-dir"
+
+    def __init__(self, path: Path):
+        repos = path / "repos"
+        if not repos.is_dir():
+            raise SourceError(
+                f"repo-info-dir: {path} has no repos/ folder (not a repo-info checkout)"
+            )
+        self.path = path
+        self.repos = repos
+
+    def references(self) -> list[Reference]:
+        found = []
+        for document in sorted(self.repos.glob("*/remote/*.md")):
+            name, tag = document.parent.parent.name, document.stem
+            found.append(Reference(name=name, tag=tag, selector=f"{name}:{tag}"))
+        return found
+
+    def document(self, selector: str) -> Path:
+        name, tag = split_reference(selector)
+        name = display_name(name) or ""
+        path = self.repos / name / "remote" / f"{tag or 'latest'}.md"
+        if not name or ".." in Path(name).parts or not path.is_file():
+            raise SourceError(
+                f"repo-info-dir: no document for {name}:{tag or 'latest'} (looked for {path})"
+            )
+        return path
+
+    def get(self, selector: str | None = None) -> Target:
+        if selector is None:
+            raise SourceError("repo-info-dir: name the image, e.g. repo-info-dir:PATH:python:3")
+        return RepoInfoSource(self.document(selector)).get()
