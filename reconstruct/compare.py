@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .history import step_instruction
-from .model import Image, Index, Platform, Target
+from .model import BASE_NAME_ANNOTATION, Image, Index, Platform, Target
 from .normalize import key
-from .render import sections
-from .sources.dockerfile import BASE_NAME
 from .text import parse_date, platform_string
 
 EQUAL, DIFFER, UNKNOWN = "equal", "differ", "unknown"
@@ -86,11 +84,15 @@ def compare_field(name: str, a: Any, b: Any) -> Field:
 
 def _is_dockerfile(target: Target) -> bool:
     root = target.root
-    return isinstance(root, Image) and BASE_NAME in root.annotations and root.config_digest is None
+    return (
+        isinstance(root, Image)
+        and BASE_NAME_ANNOTATION in root.annotations
+        and root.config_digest is None
+    )
 
 
 def _images(target: Target) -> list[tuple[Platform, Image | None]]:
-    return [(s.platform, s.image) for s in sections(target)]
+    return [(s.platform, s.image) for s in target.sections()]
 
 
 def _family(platform: Platform) -> tuple:

@@ -7,6 +7,7 @@ difference. Field names follow the OCI image spec where one exists.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +28,8 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_MEDIA_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 MANIFEST_MEDIA_TYPES = frozenset({DOCKER_MANIFEST_V2, OCI_MANIFEST})
+# The OCI annotation naming the image an image was built FROM (a Dockerfile source sets it).
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
 
 
 @dataclass
@@ -164,16 +167,33 @@ class Target:
     # The repo-info generator year a document read back followed (None: today's format).
     era: int | None = None
 
-    def images(self) -> list[tuple[Platform | None, IndexEntry | None, Image]]:
-        """Every image reachable from the root, in index order (nested indexes flattened)."""
+    def sections(self) -> Iterator[Section]:
+        """Every image in index order, nested indexes flattened, absent entries included."""
         if isinstance(self.root, Image):
-            return [(None, None, self.root)]
-        return list(_walk(self.root))
+            image = self.root
+            # For a lone manifest upstream takes os/architecture from the config, never a version.
+            yield Section(
+                Platform(os=image.platform.os, architecture=image.platform.architecture),
+                None,
+                image,
+            )
+            return
+        yield from _walk(self.root)
 
 
-def _walk(index: Index):
+@dataclass(frozen=True)
+class Section:
+    """One image of a target as renderers and comparison walk it (absent entries: no image)."""
+
+    platform: Platform
+    entry: IndexEntry | None  # None when the target is a single image
+    image: Image | None
+
+
+def _walk(index: Index) -> Iterator[Section]:
     for entry in index.entries:
         if entry.index is not None:
             yield from _walk(entry.index)
-        elif entry.image is not None:
-            yield entry.platform, entry, entry.image
+            continue
+        platform = entry.platform or (entry.image.platform if entry.image else Platform())
+        yield Section(platform, entry, entry.image)

@@ -12,11 +12,10 @@ import io
 import re
 from pathlib import Path
 
-from ..model import Image, Reference, Step, Target
+from ..model import BASE_NAME_ANNOTATION, Image, Reference, Step, Target
 from .base import Source, SourceError
 from .jsonfiles import read_small_file
 
-BASE_NAME = "org.opencontainers.image.base.name"
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
@@ -159,5 +158,5 @@ class DockerfileSource(Source):
 
     def get(self, selector: str | None = None) -> Target:
         base, steps = steps_from_dockerfile(self.text, stage=selector)
-        image = Image(steps=steps, annotations={BASE_NAME: base})
+        image = Image(steps=steps, annotations={BASE_NAME_ANNOTATION: base})
         return Target(Reference(name=str(self.path)), image)
