@@ -167,6 +167,14 @@ class Target:
     # The repo-info generator year a document read back followed (None: today's format).
     era: int | None = None
 
+    def images(self) -> list[tuple[Platform | None, IndexEntry | None, Image]]:
+        """Every image present, in index order: (index entry's platform, entry, image)."""
+        return [
+            (s.entry.platform if s.entry else None, s.entry, s.image)
+            for s in self.sections()
+            if s.image is not None
+        ]
+
     def sections(self) -> Iterator[Section]:
         """Every image in index order, nested indexes flattened, absent entries included."""
         if isinstance(self.root, Image):
