@@ -119,6 +119,28 @@ def compare_command(
     raise typer.Exit(1 if result.differs else 0)
 
 
+@app.command("base")
+def base_command(
+    source: SourceArg,
+    against: Annotated[
+        list[str],
+        typer.Option(
+            "--against", help="A candidate base: any source; every image it holds is tried."
+        ),
+    ],
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """Find which image SOURCE starts from, by the longest common prefix of steps and layers."""
+    from . import service
+    from .render import basereport
+
+    report = service.base(source, against, platform=platform)
+    sys.stdout.write(
+        basereport.render_json(report) if json_output else basereport.render_text(report)
+    )
+
+
 def main() -> None:
     from .sources.base import SourceError
 

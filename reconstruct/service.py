@@ -94,3 +94,32 @@ def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> str:
     left = repoinfo.render(a, name, tag, a.era or CURRENT_ERA).splitlines(keepends=True)
     right = repoinfo.render(b, name, tag, b.era or CURRENT_ERA).splitlines(keepends=True)
     return "".join(difflib.unified_diff(left, right, fromfile=label_a, tofile=label_b))
+
+
+def base(spec: str, against: list[str], *, platform: str | None = None):
+    """For each image of `spec`: every candidate image ranked as its base (see base.py)."""
+    from .base import match, rank, windows_base
+
+    target = load(spec, platform=platform)
+    candidates = []
+    for candidate_spec in against:
+        source, selector = open_source(candidate_spec)
+        references = [selector] if selector else [r.selector for r in source.references()]
+        for reference in references:
+            candidates.append(
+                (
+                    f"{candidate_spec}:{reference}"
+                    if reference and not selector
+                    else candidate_spec,
+                    source.get(reference),
+                )
+            )
+    report = []
+    for section in target.sections():
+        if section.image is None:
+            continue
+        found = [
+            m for label, c in candidates if (m := match(section.image, section.platform, c, label))
+        ]
+        report.append((section, rank(found), windows_base(section.image)))
+    return report

@@ -1,0 +1,106 @@
+"""Which image another one starts from: the longest common prefix of steps and layers.
+
+A candidate is a base when its whole history is a prefix of the image's (normalized
+instructions, in order) and, where both sides know them, its layers are a prefix too. For
+Windows images the base OS build is also read from the `Apply image` / `Install update` steps and
+os.version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .history import step_instruction
+from .model import Image, Platform, Target
+from .normalize import key
+from .text import platform_string
+
+
+@dataclass
+class BaseMatch:
+    candidate: str  # what the user named, and the tag within it
+    platform: str
+    common_steps: int
+    candidate_steps: int
+    common_layers: int
+    candidate_layers: int
+    layers_known: bool  # both sides know layer digests (or diff_ids)
+
+    @property
+    def is_base(self) -> bool:
+        steps_ok = self.candidate_steps > 0 and self.common_steps == self.candidate_steps
+        layers_ok = not self.layers_known or self.common_layers == self.candidate_layers
+        return steps_ok and layers_ok
+
+
+@dataclass
+class WindowsBase:
+    os_version: str | None
+    steps: list[str]  # the Apply image / Install update lines
+
+
+def _keys(image: Image) -> list[str]:
+    return [key(step_instruction(step, image), image.shell) for step in image.steps]
+
+
+def _layer_ids(image: Image) -> list[str | None]:
+    return [layer.digest or layer.diff_id for layer in image.layers]
+
+
+def _common_prefix(left: list, right: list) -> int:
+    count = 0
+    for a, b in zip(left, right, strict=False):
+        if a is None or a != b:
+            break
+        count += 1
+    return count
+
+
+def _same_platform(a: Platform, b: Platform) -> bool:
+    return (a.os or "linux", a.architecture or "amd64") == (
+        b.os or "linux",
+        b.architecture or "amd64",
+    )
+
+
+def match(image: Image, platform: Platform, candidate: Target, label: str) -> BaseMatch | None:
+    """How much of `candidate` starts `image`: its best image of the same os/arch, or None."""
+    best = None
+    keys = _keys(image)
+    layers_a = _layer_ids(image)
+    for section in candidate.sections():
+        other = section.image
+        if other is None or not _same_platform(section.platform, platform):
+            continue
+        layers_b = _layer_ids(other)
+        known = bool(layers_b) and all(layers_a) and all(layers_b)
+        found = BaseMatch(
+            candidate=label,
+            platform=platform_string(section.platform),
+            common_steps=_common_prefix(keys, _keys(other)),
+            candidate_steps=len(other.steps),
+            common_layers=_common_prefix(layers_a, layers_b) if known else 0,
+            candidate_layers=len(layers_b),
+            layers_known=known,
+        )
+        if best is None or rank([found, best])[0] is found:
+            best = found
+    return best
+
+
+def rank(matches: list[BaseMatch]) -> list[BaseMatch]:
+    """Bases first, the one covering most of the image first."""
+    return sorted(
+        matches, key=lambda m: (not m.is_base, -m.common_steps, -m.common_layers, m.candidate)
+    )
+
+
+def windows_base(image: Image) -> WindowsBase | None:
+    steps = [
+        f"{instruction.keyword} {instruction.arguments}"
+        for step in image.steps
+        if (instruction := step_instruction(step, image)).windows_base
+    ]
+    if image.platform.os != "windows" and not steps:
+        return None
+    return WindowsBase(image.platform.os_version, steps)
