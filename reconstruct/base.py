@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .history import step_instruction
+from .history import image_instructions
 from .model import Image, Platform, Target
 from .normalize import key
 from .text import platform_string
@@ -40,7 +40,7 @@ class WindowsBase:
 
 
 def _keys(image: Image) -> list[str]:
-    return [key(step_instruction(step, image), image.shell) for step in image.steps]
+    return [key(instruction, image.shell) for instruction in image_instructions(image)]
 
 
 def _layer_ids(image: Image) -> list[str | None]:
@@ -98,8 +98,8 @@ def rank(matches: list[BaseMatch]) -> list[BaseMatch]:
 def windows_base(image: Image) -> WindowsBase | None:
     steps = [
         f"{instruction.keyword} {instruction.arguments}"
-        for step in image.steps
-        if (instruction := step_instruction(step, image)).windows_base
+        for instruction in image_instructions(image)
+        if instruction.windows_base
     ]
     if image.platform.os != "windows" and not steps:
         return None

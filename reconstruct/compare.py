@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .history import step_instruction
+from .history import image_instructions, parse_instruction
 from .model import BASE_NAME_ANNOTATION, Image, Index, Platform, Target
 from .normalize import key
 from .text import parse_date, platform_string
@@ -112,9 +112,9 @@ def compare(a: Target, b: Target) -> Comparison:
         for platform, image in other:
             pair = (dockerfile, image) if _is_dockerfile(a) else (image, dockerfile)
             names = (
-                (None, platform_string(platform))
+                ("Dockerfile", platform_string(platform))
                 if _is_dockerfile(a)
-                else (platform_string(platform), None)
+                else (platform_string(platform), "Dockerfile")
             )
             result.platforms.append(
                 _compare_images(*pair, *names, dockerfile_side="a" if _is_dockerfile(a) else "b")
@@ -159,7 +159,7 @@ def _compare_images(
         if platform_a is not None and platform_b is not None:
             result.fields.append(Field("present", UNKNOWN, a is not None, b is not None))
         return result
-    if platform_a and platform_b and platform_a != platform_b:
+    if dockerfile_side is None and platform_a != platform_b:
         result.fields.append(Field("platform", DIFFER, platform_a, platform_b))
     if dockerfile_side is None:
         for name, getter in (
@@ -184,11 +184,27 @@ def _knows_config(image: Image) -> bool:
 
 
 def _step_keys(image: Image) -> list[str]:
-    return [key(step_instruction(step, image), image.shell) for step in image.steps]
+    return [key(instruction, image.shell) for instruction in image_instructions(image)]
+
+
+def _unexpanded_keys(dockerfile: Image, keys: list[str], other: list[str]) -> list[str]:
+    """A Dockerfile step's unexpanded form where only that one occurs in the image (buildah)."""
+    present = set(other)
+    chosen = list(keys)
+    for number, step in enumerate(dockerfile.steps):
+        if step.comment and keys[number] not in present:
+            raw = key(parse_instruction(step.comment), dockerfile.shell)
+            if raw in present:
+                chosen[number] = raw
+    return chosen
 
 
 def _align_steps(a: Image, b: Image, dockerfile_side: str | None) -> list[Pair]:
     keys_a, keys_b = _step_keys(a), _step_keys(b)
+    if dockerfile_side == "a":
+        keys_a = _unexpanded_keys(a, keys_a, keys_b)
+    elif dockerfile_side == "b":
+        keys_b = _unexpanded_keys(b, keys_b, keys_a)
     pairs: list[Pair] = []
     matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():

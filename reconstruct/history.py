@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import Image, Layer, Step
+from .model import Image, Layer
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 CURRENT_ERA = 9999  # "today's" generator; an era is the year whose generator to imitate
@@ -27,6 +27,7 @@ UNPARSABLE = "# unable to parse image command string further:"
 DEFAULT_SHELL_PREFIX = " ".join(DEFAULT_SHELL) + " "
 _WINDOWS_BASE = re.compile(r"(Apply image|Install update) ")
 _BUILDKIT_SUFFIX = " # buildkit"
+_NOP_AFTER_SHELL = re.compile(r"[^|#\s][^#]*? #\(nop\) ")
 _ARG_NAME = re.compile(r"(?:^| )[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -144,7 +145,10 @@ WINDOWS_DEFAULT_SHELL = ("cmd", "/S", "/C")
 
 
 def parse_instruction(
-    created_by: str | None, shell: list[str] | None = None, windows: bool = False
+    created_by: str | None,
+    shell: list[str] | None = None,
+    windows: bool = False,
+    earlier_shells: tuple[str, ...] = (),
 ) -> Instruction:
     """What a history entry did, whichever builder wrote it (classic, BuildKit, buildah, kaniko).
 
@@ -160,6 +164,7 @@ def parse_instruction(
     prefixes = shell_prefixes(shell)
     if windows:
         prefixes.append(" ".join(WINDOWS_DEFAULT_SHELL) + " ")
+    prefixes += [f"{earlier} " for earlier in earlier_shells]
     build_args = None
     as_command = False  # recorded as a command: after a shell prefix or BuildKit/kaniko's `RUN `
     for _ in range(4):  # a handful of stacked prefixes at most
@@ -172,6 +177,10 @@ def parse_instruction(
             build_args, text = found
         elif prefix := next((p for p in prefixes if text.startswith(p)), None):
             text, as_command = text[len(prefix) :], True
+        elif nop_shell := _NOP_AFTER_SHELL.match(text):
+            # `<any shell> #(nop) …`: the classic builder's metadata form under a shell we were
+            # not told about (OCI configs carry no Shell)
+            text, as_command = text[nop_shell.end() - len("#(nop) ") :], True
         else:
             break
     nop = _NOP.match(text)
@@ -190,8 +199,19 @@ def parse_instruction(
     return Instruction("", text, build_args, buildkit)
 
 
-def step_instruction(step: Step, image: Image) -> Instruction:
-    return parse_instruction(step.created_by, image.shell, image.platform.os == "windows")
+def image_instructions(image: Image) -> list[Instruction]:
+    """Every step of `image` as an Instruction, each SHELL step's shell known to later steps."""
+    windows = image.platform.os == "windows"
+    shells: list[str] = []
+    found = []
+    for step in image.steps:
+        instruction = parse_instruction(step.created_by, image.shell, windows, tuple(shells))
+        if instruction.keyword == "SHELL":
+            # Go printed `[a b c]`: joined by spaces, exactly the prefix later steps carry
+            arguments = instruction.arguments.strip()
+            shells.append(arguments[1:-1] if arguments.startswith("[") else arguments)
+        found.append(instruction)
+    return found
 
 
 # --- steps ↔ layers ---------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 from .history import Instruction
 
 _GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _SPACE = re.compile(r"\s+")
 _CONTENT_SOURCE = re.compile(r"(?:file|dir|multi):[0-9a-f]{64} in ")
-_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\'[^\']*\'|\S*)')
+_NEXT_PAIR = re.compile(r" (?=[^\s=\"']+=)")
 
 
 def collapse(text: str) -> str:
@@ -50,13 +51,25 @@ def _unquote(value: str) -> str:
 
 
 def pairs(text: str) -> list[tuple[str, str]]:
-    """`A=1 B="two words"` → [(A, 1), (B, two words)]; legacy `ENV A 1` → [(A, 1)]."""
+    """`A=1 B="two words"` → [(A, 1), (B, two words)]; legacy `ENV A 1` → [(A, 1)].
+
+    Quoted text is split as a shell would (a Dockerfile); unquoted text at each ` NAME=` (the
+    classic builder records values without their quotes: `GREETING=hello world`).
+    """
     text = collapse(text)
-    found = [(key, _unquote(value)) for key, value in _PAIR.findall(text)]
-    if not found and " " in text:
-        key, _, value = text.partition(" ")
-        found = [(key, value)]
-    return found
+    if not text:
+        return []
+    if "=" not in text.split(" ", 1)[0]:
+        key_, _, value = text.partition(" ")
+        return [(key_, _unquote(value))]
+    if '"' in text or "'" in text:
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            words = None
+        if words and all("=" in word for word in words):
+            return [tuple(word.split("=", 1)) for word in words]  # type: ignore[misc]
+    return [tuple(part.split("=", 1)) for part in _NEXT_PAIR.split(text)]  # type: ignore[misc]
 
 
 def key(instruction: Instruction, shell: list[str] | None = None) -> str:
@@ -65,13 +78,19 @@ def key(instruction: Instruction, shell: list[str] | None = None) -> str:
     arguments = collapse(instruction.arguments)
     if keyword == "RUN":
         listed = json_list(arguments)
+        if listed:  # exec form: the classic builder records it joined, shell prefix and all
+            for candidate in (list(shell or []), ["/bin/sh", "-c"]):
+                if candidate and listed[: len(candidate)] == candidate:
+                    listed = listed[len(candidate) :]
+                    break
         body = " ".join(listed) if listed else arguments
         return f"RUN {body}"
     if keyword in ("ENV", "LABEL"):
         return keyword + " " + " ".join(f"{k}={v}" for k, v in pairs(arguments))
     if keyword == "ARG":
-        # buildah records no default value; the classic builder does
-        return "ARG " + " ".join(name.split("=", 1)[0] for name in arguments.split())
+        # Builders disagree on what an ARG step records (classic: `VERSION=1.2.3`; buildah:
+        # every argument in scope, `TOKEN VERSION`, even for another ARG): only the step counts.
+        return "ARG"
     if keyword in ("CMD", "ENTRYPOINT"):
         listed = json_list(arguments)
         if listed is None:  # shell form: the builder wraps it in the shell

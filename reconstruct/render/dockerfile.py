@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 
-from ..history import Instruction, step_instruction
+from ..history import Instruction, image_instructions
 from ..model import Image, Target
+from ..normalize import json_list, pairs
 from ..text import platform_string
 from . import sections
 
 # Server Core base layers are gigabytes; Nano Server's a few hundred megabytes at most.
 _SERVERCORE_MIN_BYTES = 500_000_000
-_GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _BUILD_ARG = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*)=")
 _CONTENT_SOURCE = re.compile(r"(file|dir|multi):([0-9a-f]{64}) in (.*?) ?$", re.S)
 
@@ -36,11 +36,13 @@ def render(target: Target) -> str:
 def render_image(image: Image) -> str:
     lines = _from_lines(image)
     args_seen: dict[str, str] = {}
-    for step in image.steps:
-        instruction = step_instruction(step, image)
+    for step, instruction in zip(image.steps, image_instructions(image), strict=True):
         if instruction.windows_base:
             lines.append(f"# base layer: {instruction.arguments}")
             continue
+        if instruction.keyword == "ARG" and "=" in instruction.arguments:
+            name, _, default = instruction.arguments.partition("=")
+            args_seen[name] = _quote(default)
         for key, value in _build_args(instruction.build_args):
             if args_seen.get(key) != value:
                 args_seen[key] = value
@@ -54,7 +56,11 @@ def render_image(image: Image) -> str:
 
 def _from_lines(image: Image) -> list[str]:
     platform = image.platform
-    base = [s for s in image.steps if step_instruction(s, image).windows_base]
+    base = [
+        step
+        for step, instruction in zip(image.steps, image_instructions(image), strict=True)
+        if instruction.windows_base
+    ]
     if platform.os == "windows" and platform.os_version and base:
         base_bytes = sum(s.layer.size or 0 for s in base if s.layer)
         flavour = (
@@ -90,18 +96,9 @@ def _quote(value: str) -> str:
 
 
 def _json_list(text: str) -> str | None:
-    """Go's `["a" "b"]` (or valid JSON) → `["a","b"]`; None when it is neither."""
-    try:
-        value = json.loads(text)
-        if isinstance(value, list):
-            return json.dumps(value)
-    except ValueError:
-        pass
-    if text.startswith("[") and text.endswith("]"):
-        items = _GO_STRING.findall(text)
-        if items and _GO_STRING.sub("", text[1:-1]).strip() == "":
-            return json.dumps([json.loads(f'"{item}"') for item in items])
-    return None
+    """Go's `["a" "b"]` (or valid JSON) → `["a", "b"]`; None when it is neither."""
+    listed = json_list(text)
+    return json.dumps(listed) if listed is not None else None
 
 
 def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
@@ -126,6 +123,9 @@ def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
         return _healthcheck_lines(arguments)
     if keyword in ("COPY", "ADD"):
         return _copy_lines(keyword, arguments)
+    if keyword in ("ENV", "LABEL") and "=" in arguments:
+        # the classic builder dropped the quotes (`GREETING=hello world`): put them back
+        return [keyword + " " + " ".join(f"{k}={_quote(v)}" for k, v in pairs(arguments))]
     if keyword.isupper() and keyword.isalpha():
         return [f"{keyword} {arguments}".rstrip()]
     return [_comment(f"{keyword} {arguments}")]

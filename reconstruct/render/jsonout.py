@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..history import repo_info_text, step_instruction
+from ..history import Instruction, image_instructions, repo_info_text
 from ..model import Image, Index, IndexEntry, Layer, Platform, Step, Target
 from ..text import parse_date, platform_string
 
@@ -83,8 +83,9 @@ def _layer(layer: Layer | None) -> dict[str, Any] | None:
     }
 
 
-def _step(step: Step, image: Image, layer_index: dict[int, int]) -> dict[str, Any]:
-    instruction = step_instruction(step, image)
+def _step(
+    step: Step, instruction: Instruction, image: Image, layer_index: dict[int, int]
+) -> dict[str, Any]:
     created = parse_date(step.created)
     return {
         "created": step.created,
@@ -132,7 +133,10 @@ def _image(image: Image) -> dict[str, Any]:
         },
         "total_size": image.total_size,
         "diff_ids": image.diff_ids,
-        "steps": [_step(step, image, layer_index) for step in image.steps],
+        "steps": [
+            _step(step, instruction, image, layer_index)
+            for step, instruction in zip(image.steps, image_instructions(image), strict=True)
+        ],
         "layers": [_layer(layer) for layer in image.layers],
         "annotations": image.annotations,
         "warnings": image.warnings

@@ -3,7 +3,9 @@
 Parsed with dockerfile-parse; on top of it: the final stage (or `:STAGE`), heredocs (which the
 parser does not know), and ARG/ENV substitution where the builder itself substitutes (every
 instruction but RUN, CMD and ENTRYPOINT, whose variables the shell expands at run time).
-The base image is kept in the `org.opencontainers.image.base.name` annotation.
+The base image is kept in the `org.opencontainers.image.base.name` annotation; where
+substitution changed an instruction, the unexpanded form is kept in the step's comment (buildah
+records that one).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ def steps_from_dockerfile(
     scope = {**scope, **(build_args or {})}
     steps = []
     for keyword, value in instructions:
+        raw = value
         if keyword in _SUBSTITUTED:
             value = substitute(value, scope)
         if keyword == "ARG":
@@ -135,7 +138,11 @@ def steps_from_dockerfile(
             created_by = f"/bin/sh -c {value}"
         else:
             created_by = f"/bin/sh -c #(nop)  {keyword} {value}"
-        steps.append(Step(created_by=created_by, empty_layer=keyword not in _MAKES_LAYER))
+        # Buildah records ENV/LABEL unexpanded: the raw text goes in the comment for comparison.
+        comment = f"/bin/sh -c #(nop)  {keyword} {raw}" if raw != value else None
+        steps.append(
+            Step(created_by=created_by, comment=comment, empty_layer=keyword not in _MAKES_LAYER)
+        )
     return base, steps
 
 
