@@ -31,6 +31,7 @@ class Format(StrEnum):
     repo_info = "repo-info"
     dockerfile = "dockerfile"
     json = "json"
+    jsonl = "jsonl"
     table = "table"
 
 
@@ -69,12 +70,45 @@ def show(
     no_trunc: Annotated[
         bool, typer.Option("--no-trunc", help="Table: do not cut instructions.")
     ] = False,
+    all_images: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every image the source holds, one after another (jsonl: one object per line, "
+            "streamed). A failure on one image is reported and the rest go on; exit 1 at the end.",
+        ),
+    ] = False,
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
     from . import service
 
-    target = service.load(source, config=config, platform=platform)
-    sys.stdout.write(service.render(target, format.value, name=name, era=era, no_trunc=no_trunc))
+    if not all_images:
+        target = service.load(source, config=config, platform=platform)
+        sys.stdout.write(
+            service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
+        )
+        return
+    failures = shown = 0
+    as_array = format is Format.json  # several JSON documents: one array, streamed
+    if as_array:
+        sys.stdout.write("[\n")
+    for reference, outcome in service.load_all(source, platform=platform):
+        if isinstance(outcome, Exception):
+            failures += 1
+            label = service.describe(reference)
+            print(f"reconstruct: {label}: {str(outcome).splitlines()[0]}", file=sys.stderr)
+            continue
+        text = service.render(outcome, format.value, era=era, no_trunc=no_trunc)
+        if shown and format is not Format.jsonl:
+            sys.stdout.write(",\n" if as_array else "\n")
+        sys.stdout.write(text.rstrip("\n") + "\n" if as_array else text)
+        sys.stdout.flush()
+        shown += 1
+    if as_array:
+        sys.stdout.write("]\n")
+    if failures:
+        print(f"reconstruct: {failures} image(s) could not be read", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command("ls")

@@ -41,11 +41,41 @@ def render(
         from .render import jsonout
 
         return jsonout.render(target)
+    if fmt == "jsonl":
+        from .render import jsonout
+
+        return jsonout.render_line(target)
     if fmt == "table":
         from .render import table
 
         return table.render(target, no_trunc=no_trunc)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def load_all(spec: str, *, platform: str | None = None):
+    """(reference, Target or the error that stopped it) for every image the source holds."""
+    from .sources import SourceError
+
+    source, selector = open_source(spec)
+    references = source.references()
+    if selector:
+        references = [source._choose(selector)]
+    wanted = parse_platform(platform) if platform else None
+    for reference in references:
+        try:
+            target = source.get(reference.selector or reference.digest)
+            if wanted is not None:
+                target = select_platform(target, wanted)
+        except (SourceError, LookupError, ValueError, OSError) as error:
+            yield reference, error
+            continue
+        yield reference, target
+
+
+def describe(reference) -> str:
+    if reference.name or reference.tag:
+        return f"{reference.name or '<none>'}:{reference.tag or '<none>'}"
+    return reference.digest or "<unknown>"
 
 
 def _name_and_tag(target: Target, override: str | None) -> tuple[str, str]:

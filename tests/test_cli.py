@@ -145,3 +145,20 @@ def test_config_alone_has_no_invented_values(tmp_path):
     assert "Total Size: **unknown**" in text
     assert "`sha256:" + "1" * 64 + "` (diff_id; compressed digest unknown)" in text
     assert "Manifest MIME" not in text and "Last Modified" not in text
+
+
+def test_all_images_of_a_source_in_every_format():
+    from .paths import CORPUS, need
+
+    layout = need(CORPUS / "fixtures" / "oci-layout" / "ggcr_test_index_nested")
+    tags = [json.loads(line)["tag"] for line in run("ls", layout, "--json").out.splitlines()]
+    lines = run("show", layout, "--all", "--format", "jsonl").out.splitlines()
+    assert [json.loads(line)["reference"]["tag"] for line in lines] == tags
+    array = json.loads(run("show", layout, "--all", "--format", "json").out)
+    assert [document["reference"]["tag"] for document in array] == tags
+    documents = run("show", layout, "--all").out
+    assert [line for line in documents.splitlines() if line.startswith("## ")] == [
+        f"## `<none>:{tag}`" for tag in tags
+    ]
+    one = run("show", f"oci:{layout}:{tags[0]}").out
+    assert documents.startswith(one + "\n## ")

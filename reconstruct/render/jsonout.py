@@ -16,6 +16,14 @@ def render(target: Target) -> str:
     return json.dumps(to_dict(target), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def render_line(target: Target) -> str:
+    """One compact JSON object on one line (`--format jsonl`)."""
+    return (
+        json.dumps(to_dict(target), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        + "\n"
+    )
+
+
 def to_dict(target: Target) -> dict[str, Any]:
     ref = target.reference
     return {
