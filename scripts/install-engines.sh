@@ -2,19 +2,18 @@
 # Install the real container engines used by the `engines` tests (tests/engines.py).
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only when
-# a package cannot be found in the current lists. Quiet: apt's output goes to a
-# log file; one summary line is printed. Never fails the caller: when this is
-# not a root Debian machine, it says the engine tests will be skipped, exits 0.
+# a wanted package has no candidate in the current lists. Quiet: apt's output
+# goes to a log file and one summary line is printed. Never fails its caller:
+# when this is not a root Debian machine, it says the engine tests will be
+# skipped and exits 0.
 set -u
 
 PACKAGES="docker.io buildah podman skopeo docker-registry busybox-static zstd xz-utils umoci"
-# What the packages above recommend but the tests truly need offline:
-#   containerd, runc   - dockerd spawns its own containerd and runs RUN steps with runc
-#   crun, conmon       - podman's runtime and monitor (podman system service, podman save)
-#   uidmap             - newuidmap/newgidmap that buildah/podman probe for
-#   gzip               - `docker save | gzip` in the fixtures
-# Not wanted: fuse-overlayfs, slirp4netns, iptables rules (we use vfs and no network).
-EXTRA="containerd runc crun conmon uidmap gzip"
+# Their Depends bring containerd, runc, tini (docker.io), crun, conmon, uidmap
+# (podman/buildah). The fixtures also run unshare and mount (util-linux, mount)
+# and gzip, normally present. Recommends are not wanted: fuse-overlayfs and
+# slirp4netns (we use vfs and no network), apparmor, needrestart.
+EXTRA="util-linux mount gzip"
 LOG="${ENGINES_INSTALL_LOG:-/tmp/install-engines.log}"
 
 skip() {
@@ -23,13 +22,13 @@ skip() {
 }
 
 [ "$(id -u)" = 0 ] || skip "not root"
-command -v apt-get >/dev/null 2>&1 || skip "no apt-get (not Debian)"
+command -v apt-get >/dev/null 2>&1 || skip "no apt-get"
 [ -r /etc/debian_version ] || skip "not Debian"
 
 missing() {
     for p in $PACKAGES $EXTRA; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
-            || printf '%s ' "$p"
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+            printf '%s ' "$p"
     done
 }
 
@@ -41,7 +40,6 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 : >"$LOG"
-# `apt-get update` only if some wanted package has no candidate in the lists.
 for p in $todo; do
     if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
         apt-get update >>"$LOG" 2>&1 || skip "apt-get update failed (see $LOG)"
@@ -49,9 +47,20 @@ for p in $todo; do
     fi
 done
 
-# shellcheck disable=SC2086  # word splitting of the package list is intended
+# docker.io's and docker-registry's postinst would start system services (a
+# dockerd on /var/run/docker.sock, a registry on :5000). The tests start their
+# own private ones, so forbid service starts during the install unless the
+# machine already has a policy.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+    trap 'rm -f "$guard"' EXIT
+fi
+
+# shellcheck disable=SC2086  # the package list is split on purpose
 if apt-get install -y --no-install-recommends $todo >>"$LOG" 2>&1; then
-    echo "install-engines: installed $(echo $todo | wc -w) package(s): $todo(log: $LOG)"
+    echo "install-engines: installed $(echo $todo | wc -w) package(s): ${todo}(log: $LOG)"
 else
     skip "apt-get install failed (see $LOG)"
 fi
