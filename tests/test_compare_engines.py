@@ -19,14 +19,20 @@ def _report(dockerfile, image_spec):
 
 
 def _dockerfile_instructions(text: str) -> int:
-    lines = [line for line in text.replace("\\\n", " ").splitlines() if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in text.replace("\\\n", " ").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     return len([line for line in lines if not line.startswith("FROM")])
 
 
 def test_classic_builder_image_matches_its_dockerfile(skopeo, build_context):
     steps = _report(build_context.full / "Dockerfile", f"oci:{skopeo.oci.path}:1")
     statuses = [s["status"] for s in steps]
-    assert set(statuses) <= {"base", "matched"}, [s for s in steps if s["status"] not in ("base", "matched")]
+    assert set(statuses) <= {"base", "matched"}, [
+        s for s in steps if s["status"] not in ("base", "matched")
+    ]
     matched = [s for s in steps if s["status"] == "matched"]
     assert len(matched) == _dockerfile_instructions(build_context.dockerfile)
     assert [s["a_index"] for s in matched] == list(range(len(matched)))
@@ -42,7 +48,7 @@ def test_a_changed_dockerfile_line_is_reported_at_its_step(skopeo, build_context
     assert len(differing) == 1
     (step,) = differing
     assert step["a"] == "RUN false" and step["b"] == "RUN true"
-    lines = [l for l in changed.splitlines() if l and not l.startswith(("FROM", " "))]
+    lines = [line for line in changed.splitlines() if line and not line.startswith(("FROM", " "))]
     assert lines[step["a_index"]] == "RUN false"
 
 
@@ -52,4 +58,6 @@ def test_buildah_image_matches_its_dockerfile(podman, build_context):
     assert listing.code == 0, listing.err
     steps = _report(build_context.full / "Dockerfile", str(oci_dir.path))
     statuses = [s["status"] for s in steps]
-    assert set(statuses) <= {"base", "matched"}, [s for s in steps if s["status"] not in ("base", "matched")]
+    assert set(statuses) <= {"base", "matched"}, [
+        s for s in steps if s["status"] not in ("base", "matched")
+    ]
