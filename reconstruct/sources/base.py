@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from ..model import Reference, Target
+from ..refs import display_name, split_reference
 
 
 class SourceError(Exception):
@@ -61,8 +62,13 @@ def _matches(ref: Reference, selector: str) -> bool:
     name_tag = f"{ref.name}:{ref.tag}" if ref.name and ref.tag else None
     if selector in (ref.tag, ref.selector, name_tag, ref.name):
         return True
-    if ref.name and ref.name.split("/")[-1] + f":{ref.tag}" == selector:
-        return True  # `python:3` also matches `docker.io/library/python:3`
+    # `python:3` and `library/python:3` match `docker.io/library/python:3` (and the reverse)
+    wanted_name, wanted_tag = split_reference(selector)
+    same_name = bool(ref.name and wanted_name) and display_name(ref.name) == display_name(
+        wanted_name
+    )
+    if same_name and wanted_tag in (None, ref.tag):
+        return True
     digest = ref.digest or ""
     bare = selector.removeprefix("sha256:")
     return len(bare) >= 12 and digest.removeprefix("sha256:").startswith(bare)

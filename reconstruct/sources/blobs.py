@@ -75,15 +75,7 @@ class DirectoryBlobStore(BlobStore):
 
     def read(self, digest: str) -> bytes | None:
         path = self.path(digest)
-        if path is None:
-            return None
-        try:
-            size = path.stat().st_size
-            if size > MAX_METADATA_BYTES:
-                raise SourceError(f"blob {digest} is {size} bytes: too large for metadata")
-            return path.read_bytes()
-        except OSError as error:
-            raise SourceError(f"cannot read blob {digest}: {error.strerror}") from None
+        return None if path is None else read_small_file(path, f"blob {digest}")
 
 
 class MemoryBlobStore(BlobStore):
@@ -102,6 +94,17 @@ class MemoryBlobStore(BlobStore):
 
     def read(self, digest: str) -> bytes | None:
         return self.blobs.get(digest)
+
+
+def read_small_file(path: Path, what: str) -> bytes:
+    """A metadata file's bytes; a one-line SourceError when unreadable or too large."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_METADATA_BYTES:
+            raise SourceError(f"{what} {path} is {size} bytes: too large to be metadata")
+        return path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
 def _inside(path: Path, root: Path) -> bool:

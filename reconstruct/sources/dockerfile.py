@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..model import BASE_NAME_ANNOTATION, Image, Reference, Step, Target
 from .base import Source, SourceError
-from .jsonfiles import read_small_file
+from .blobs import read_small_file
 
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..model import Image, Index, Reference, Target
 from .base import Source, SourceError
-from .blobs import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest
+from .blobs import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest, read_small_file
 from .partial import (
     image_from_config,
     image_from_manifest,
@@ -22,16 +22,6 @@ from .partial import (
 )
 
 BLOB_NAMES = ("{alg}:{hex}", "{hex}", "{alg}/{hex}", "blobs/{alg}/{hex}")
-
-
-def read_small_file(path: Path, what: str) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_METADATA_BYTES:
-            raise SourceError(f"{what} {path} is {size} bytes: too large to be metadata")
-        return path.read_bytes()
-    except OSError as error:
-        raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
 class JsonFilesSource(Source):

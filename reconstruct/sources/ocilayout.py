@@ -13,8 +13,7 @@ from typing import Any
 from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
-from .blobs import BlobStore, DirectoryBlobStore
-from .jsonfiles import read_small_file
+from .blobs import BlobStore, DirectoryBlobStore, read_small_file
 from .partial import parse_json, resolve
 
 REF_NAME = "org.opencontainers.image.ref.name"

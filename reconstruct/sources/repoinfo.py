@@ -20,7 +20,7 @@ from ..history import created_by_from_repo_info
 from ..model import Image, Index, IndexEntry, Layer, Platform, Reference, Step, Target
 from ..refs import split_reference
 from .base import Source, SourceError
-from .jsonfiles import read_small_file
+from .blobs import read_small_file
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
