@@ -128,3 +128,9 @@ def test_linux_base_is_unknown_and_said_so():
     lines = _render("/bin/sh -c #(nop) ADD file:" + "ee" * 32 + " in / ")
     assert "FROM scratch" in lines
     assert any("base image is not recorded" in line for line in lines)
+
+
+def test_build_args_without_any_name_are_not_declared():
+    # found by the fuzzer: `|1 ` followed by no NAME=value pair
+    lines = _render("|1 !! /bin/sh -c echo")
+    assert "RUN echo" in lines and not any(line.startswith("ARG ") for line in lines)

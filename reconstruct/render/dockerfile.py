@@ -84,6 +84,8 @@ def _build_args(text: str | None) -> list[tuple[str, str]]:
     if not text:
         return []
     starts = [m.start(1) for m in _BUILD_ARG.finditer(text)]
+    if not starts:  # no NAME=value at all: nothing to declare
+        return []
     pairs = []
     for begin, end in zip(starts, [*starts[1:], len(text) + 1], strict=True):
         key, _, value = text[begin : end - 1].partition("=")

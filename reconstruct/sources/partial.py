@@ -69,7 +69,16 @@ def kind_of(document: dict[str, Any]) -> str:
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return clean_text(value) if isinstance(value, str) else None
+
+
+def clean_text(value: str) -> str:
+    """JSON may carry lone surrogates (`\\udc80`), which cannot be printed: U+FFFD instead."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _int(value: Any) -> int | None:
@@ -78,9 +87,9 @@ def _int(value: Any) -> int | None:
 
 def _str_list(value: Any) -> list[str] | None:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
+        return [clean_text(item) for item in value]
     if isinstance(value, str):  # some writers store a single string
-        return [value]
+        return [clean_text(value)]
     return None
 
 

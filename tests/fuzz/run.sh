@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fuzz every reader for FUZZ_SECONDS each (default 60) on a copy of the kept corpus, so a run
+# never writes into the repository. Exit non-zero on the first crash (libFuzzer saves it in
+# the work directory and prints its path).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=${PYTHON:-python3}
+seconds=${FUZZ_SECONDS:-60}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+work=$(mktemp -d /tmp/reconstruct-fuzz-run-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+for target in json archive layout repo-info; do
+    mkdir -p "$work/$target"
+    cp tests/fuzz/corpus/"$target"/* "$work/$target/" 2>/dev/null || true
+    echo "fuzz: $target for ${seconds}s"
+    (cd "$work" && "$python" "$OLDPWD/tests/fuzz/fuzz.py" "$target" -max_total_time="$seconds" \
+        -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/$target-" "$work/$target" \
+        > "$work/$target.log" 2>&1) || { tail -40 "$work/$target.log"; echo "fuzz: $target FAILED"; exit 1; }
+    runs=$(grep -o 'Done [0-9]* runs' "$work/$target.log" | tail -1 | grep -o '[0-9]*' || true)
+    echo "fuzz: $target ok (${runs:-?} inputs)"
+done
