@@ -22,7 +22,9 @@ app = typer.Typer(
         "SOURCE is TRANSPORT:ARGUMENT[:SELECTOR] or a bare path (detected): json:FILE|DIR, "
         "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE|-[:NAME:TAG], "
         "registry-dir:DIR[:NAME:TAG], docker-root:DIR[:NAME:TAG], repo-info:FILE, "
-        "repo-info-dir:DIR:NAME:TAG, dockerfile:FILE[:STAGE]."
+        "repo-info-dir:DIR:NAME:TAG, dockerfile:FILE[:STAGE], docker-daemon:[REF] (a running "
+        "Docker or Podman engine; a bare image reference such as python:3 or an image ID that "
+        "is no path here means the same)."
     ),
 )
 
@@ -78,21 +80,39 @@ def show(
             "streamed). A failure on one image is reported and the rest go on; exit 1 at the end.",
         ),
     ] = False,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="docker-daemon: the engine to ask (unix:///path, tcp://host:port, or a socket "
+            "path), e.g. Podman's socket. Default: DOCKER_HOST, else /var/run/docker.sock."
+        ),
+    ] = None,
+    exact: Annotated[
+        bool | None,
+        typer.Option(
+            "--exact/--no-exact",
+            help="docker-daemon: read the image's own config from the engine's export (streams "
+            "the image) instead of inferring which steps made layers from its history. Default: "
+            "only when the history is ambiguous and the image is under 200 MB.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
     from . import service
 
     if not all_images:
-        target = service.load(source, config=config, platform=platform)
+        target = service.load(source, config=config, platform=platform, host=host, exact=exact)
         sys.stdout.write(
             service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
         )
         return
     failures = shown = 0
+    results = service.load_all(source, platform=platform, host=host, exact=exact)
     as_array = format is Format.json  # several JSON documents: one array, streamed
     if as_array:
         sys.stdout.write("[\n")
-    for reference, outcome in service.load_all(source, platform=platform):
+    for reference, outcome in results:
         if isinstance(outcome, Exception):
             failures += 1
             label = service.describe(reference)
@@ -117,11 +137,14 @@ def list_source(
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON lines instead of a table.")
     ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
+    ] = None,
 ) -> None:
-    """List what a source holds: name, tag, digest."""
+    """List what a source holds: name, tag, digest (`ls docker-daemon:`: the engine's images)."""
     from . import service
 
-    sys.stdout.write(service.listing(source, as_json=json_output))
+    sys.stdout.write(service.listing(source, as_json=json_output, host=host))
 
 
 class CompareFormat(StrEnum):
@@ -173,6 +196,136 @@ def base_command(
     sys.stdout.write(
         basereport.render_json(report) if json_output else basereport.render_text(report)
     )
+
+
+@app.command("mirror")
+def mirror_command(
+    source: SourceArg,
+    outdir: Annotated[str, typer.Argument(help="Where repos/<name>/… goes (created if missing).")],
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes. Default: one per CPU."),
+    ] = None,
+    era: Annotated[
+        int | None, typer.Option(help="Follow the repo-info generator of this year (see show).")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Repository for images the source names by tag only (default: the "
+            "layout's or archive's file name)."
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="K/N: only the K-th of N shares of the repositories (split a store across "
+            "machines; the shares' trees do not overlap)."
+        ),
+    ] = None,
+) -> None:
+    """Write every tagged image as OUTDIR/repos/<name>/remote/<tag>.md and tag-details.md, as
+    docker-library/repo-info publishes them; only changed files are rewritten."""
+    from pathlib import Path
+
+    from .mirror import ConsoleReporter, mirror
+
+    with ConsoleReporter(sys.stderr) as reporter:
+        summary = mirror(
+            source,
+            Path(outdir),
+            reporter=reporter,
+            workers=jobs,
+            era=era,
+            name=name,
+            host=host,
+            shard=shard,
+        )
+    print(summary.line(Path(outdir)))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+class VerifyFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("verify")
+def verify_command(
+    source: SourceArg,
+    format: Annotated[
+        VerifyFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = VerifyFormat.text,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes reading layers. Default: one per CPU."),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
+    ] = None,
+) -> None:
+    """Check every index, manifest, config and layer blob against the digest and size that name
+    it, and every layer against its diff_id: exit 0 all ok, 1 a mismatch or an unexpected
+    absence (absent foreign layers are normal), 2 error."""
+    from . import service
+    from .render import verifyreport
+
+    progress = verifyreport.TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    report = service.verify(source, config=config, host=host, workers=jobs, progress=progress)
+    render = verifyreport.render_json if format is VerifyFormat.json else verifyreport.render_text
+    sys.stdout.write(render(report))
+    raise typer.Exit(report.exit_code)
+
+
+class AuditFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+@app.command("audit")
+def audit_command(
+    source: SourceArg,
+    format: Annotated[
+        AuditFormat, typer.Option("--format", "-f", help="Report format (SARIF 2.1.0).")
+    ] = AuditFormat.text,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity."),
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
+    ] = None,
+) -> None:
+    """Find secrets (masked), risky build steps, config and history problems: each finding with
+    its step, rule id, severity and reason."""
+    from . import service
+    from .render import auditreport
+
+    report = service.audit(source, platform=platform, host=host)
+    if format is AuditFormat.sarif:
+        sys.stdout.write(auditreport.render_sarif(report, report.artifact))
+    elif format is AuditFormat.json:
+        sys.stdout.write(auditreport.render_json(report))
+    else:
+        sys.stdout.write(auditreport.render_text(report))
+    raise typer.Exit(report.exit_code(fail_on.value if fail_on else None))
 
 
 def main() -> None:

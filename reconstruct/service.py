@@ -11,8 +11,16 @@ from .refs import split_reference
 from .sources import open_source
 
 
-def load(spec: str, *, config: str | None = None, platform: str | None = None) -> Target:
-    source, selector = open_source(spec, config=config)
+def load(
+    spec: str,
+    *,
+    config: str | None = None,
+    platform: str | None = None,
+    host: str | None = None,
+    exact: bool | None = None,
+) -> Target:
+    """One image or index; `host`/`exact` go with an engine (see sources/engine.py)."""
+    source, selector = open_source(spec, config=config, host=host, exact=exact)
     target = source.get(selector)
     if platform:
         target = select_platform(target, parse_platform(platform))
@@ -52,24 +60,51 @@ def render(
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def load_all(spec: str, *, platform: str | None = None):
-    """(reference, Target or the error that stopped it) for every image the source holds."""
-    from .sources import SourceError
+def load_all(
+    spec: str,
+    *,
+    platform: str | None = None,
+    host: str | None = None,
+    exact: bool | None = None,
+):
+    """(reference, Target or the error that stopped it) for every image the source holds.
 
-    source, selector = open_source(spec)
+    The source is opened and listed now, so a source that cannot be read at all (an engine that
+    is not running) fails here, before any output; the images are then read one by one.
+    """
+    source, selector = open_source(spec, host=host, exact=exact)
     references = source.references()
     if selector:
         references = [source._choose(selector)]
     wanted = parse_platform(platform) if platform else None
+    return _each(source, references, wanted)
+
+
+def _each(source, references, wanted):
+    from .sources import SourceError
+
     for reference in references:
         try:
-            target = source.get(reference.selector or reference.digest)
+            target = get_listed(source, reference)
             if wanted is not None:
                 target = select_platform(target, wanted)
         except (SourceError, LookupError, ValueError, OSError) as error:
             yield reference, error
             continue
         yield reference, target
+
+
+def get_listed(source, reference):
+    """The image a reference from `source.references()` names.
+
+    `Source.get(selector)` looks the selector up among all references (for a registry, after a
+    walk of its storage), so reading every image of a big store that way is quadratic; a source
+    that can read one of its listed references directly offers `get_reference(reference)`.
+    """
+    direct = getattr(source, "get_reference", None)
+    if direct is not None:
+        return direct(reference)
+    return source.get(reference.selector or reference.digest)
 
 
 def describe(reference) -> str:
@@ -87,8 +122,8 @@ def _name_and_tag(target: Target, override: str | None) -> tuple[str, str]:
     return target.reference.name or "<none>", target.reference.tag or "<none>"
 
 
-def listing(spec: str, *, as_json: bool = False) -> str:
-    source, _ = open_source(spec)
+def listing(spec: str, *, as_json: bool = False, host: str | None = None) -> str:
+    source, _ = open_source(spec, host=host)
     refs = source.references()
     if as_json:
         return "".join(
@@ -153,3 +188,68 @@ def base(spec: str, against: list[str], *, platform: str | None = None):
         ]
         report.append((section, rank(found), windows_base(section.image)))
     return report
+
+
+def verify(
+    spec: str,
+    *,
+    config: str | None = None,
+    host: str | None = None,
+    workers: int | None = None,
+    progress=None,
+):
+    """Every blob the source holds checked against what names it (a VerifyReport, verify.py).
+
+    `workers`: processes reading layers (default: one per CPU); `progress`: a verify.Progress.
+    """
+    from .verify import verify as verify_source
+
+    return verify_source(spec, config=config, host=host, workers=workers, progress=progress)
+
+
+# Sources that hold no image config, and whose history stops at the Dockerfile's own FROM.
+_NO_CONFIG = frozenset({"repo-info", "repo-info-dir", "dockerfile"})
+_PARTIAL_HISTORY = frozenset({"dockerfile"})
+
+
+def audit(
+    spec: str,
+    *,
+    platform: str | None = None,
+    host: str | None = None,
+    exact: bool | None = None,
+):
+    """Findings in the history and config of every image the source holds (an AuditReport)."""
+    from .audit import AuditReport, Knowledge, audit_target
+    from .sources import parse_spec, split_path_selector
+
+    source, selector = open_source(spec, host=host, exact=exact)
+    references = [source._choose(selector)] if selector else source.references()
+    wanted = parse_platform(platform) if platform else None
+    knows = Knowledge(
+        config=source.transport not in _NO_CONFIG,
+        whole_history=source.transport not in _PARTIAL_HISTORY,
+    )
+    path = split_path_selector(parse_spec(spec)[1])[0]
+    artifact = str(path) if source.transport != "docker-daemon" and path.exists() else None
+    report = AuditReport(spec, artifact=artifact)
+    seen: dict[tuple[str, str | None], object] = {}
+    for reference in references:
+        target = get_listed(source, reference)
+        if wanted is not None:
+            target = select_platform(target, wanted)
+        for image in audit_target(target, describe_reference(reference), knows):
+            key = (image.config_digest or "", image.platform)
+            if image.config_digest and key in seen:
+                seen[key].label += f", {image.label}"  # type: ignore[attr-defined]
+                continue
+            seen[key] = image
+            report.images.append(image)
+    return report
+
+
+def describe_reference(reference) -> str:
+    """`name:tag`, a bare name or tag, else the digest: how a report names an image."""
+    if reference.name and reference.tag:
+        return f"{reference.name}:{reference.tag}"
+    return reference.name or reference.tag or reference.digest or "<unknown>"

@@ -3,8 +3,10 @@
 Transports (containers/image names where one exists):
   json:PATH               a config, manifest or index file, or a folder of blobs named by digest
   oci:PATH[:TAG]          an OCI image layout directory
-Later issues add docker-archive:, oci-archive:, registry-dir:, docker-root:, docker-daemon:,
-repo-info:. Each lives in its own module and is imported only when used.
+  docker-daemon:[REF]     an image in a running Docker or Podman engine (a bare image reference
+                          or ID that is no path here means this too)
+Later issues add docker-archive:, oci-archive:, registry-dir:, docker-root:, repo-info:. Each
+lives in its own module and is imported only when used.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from .base import Source, SourceError
 TRANSPORTS: dict[str, tuple[str, str]] = {
     "json": ("jsonfiles", "JsonFilesSource"),
     "oci": ("ocilayout", "OciLayoutSource"),
+    "registry-dir": ("registrydir", "RegistryDirSource"),
+    "docker-root": ("dockerroot", "DockerRootSource"),
+    "repo-info": ("repoinfo", "RepoInfoSource"),
+    "repo-info-dir": ("repoinfodir", "RepoInfoDirSource"),
+    "dockerfile": ("dockerfile", "DockerfileSource"),
+    "docker-archive": ("dockerarchive", "DockerArchiveSource"),
+    "oci-archive": ("ociarchive", "OciArchiveSource"),
+    "docker-daemon": ("engine", "EngineSource"),
 }
 
 
@@ -31,6 +41,8 @@ def parse_spec(spec: str) -> tuple[str | None, str]:
 
 def split_path_selector(argument: str) -> tuple[Path, str | None]:
     """`DIR:tag` → (DIR, 'tag'): the longest prefix that exists is the path (paths may hold ':')."""
+    if argument == "-" or argument.startswith("-:"):  # standard input, for archives
+        return Path("-"), argument[2:] or None
     if Path(argument).exists() or ":" not in argument:
         return Path(argument), None
     cut = len(argument)
@@ -42,22 +54,77 @@ def split_path_selector(argument: str) -> tuple[Path, str | None]:
 
 def detect(path: Path) -> str:
     """The transport for a bare path, from what is on disk."""
+    if str(path) == "-":
+        return "docker-archive"  # stdin: a docker save (or OCI layout) tar, maybe compressed
     if path.is_dir():
         if (path / "oci-layout").is_file() or (path / "index.json").is_file():
             return "oci"
+        if (path / "repos").is_dir() and any((path / "repos").glob("*/remote")):
+            return "repo-info-dir"
+        from .dockerroot import looks_like_docker_root
+        from .registrydir import looks_like_registry
+
+        if looks_like_registry(path):
+            return "registry-dir"
+        if looks_like_docker_root(path):
+            return "docker-root"
         return "json"
     if path.is_file():
         with path.open("rb") as handle:
-            head = handle.read(64).lstrip()
+            start = handle.read(512)
+        head = start.lstrip()
         if head.startswith(b"{"):
             return "json"
-        raise SourceError(f"{path}: not a format this version reads (JSON or an OCI layout)")
+        if head.startswith(b"## `"):
+            return "repo-info"
+        if _looks_like_dockerfile(path, start):
+            return "dockerfile"
+        from .tarindex import sniff
+
+        if sniff(start):  # a tar, or a compressed file: docker-archive reads OCI layouts too
+            return "docker-archive"
+        raise SourceError(
+            f"{path}: not an image source reconstruct knows (JSON metadata, a tar archive, "
+            "an OCI layout, a repo-info document or a Dockerfile)"
+        )
     raise SourceError(f"{path} does not exist")
 
 
-def open_source(spec: str, *, config: str | None = None) -> tuple[Source, str | None]:
-    """The source named by `spec`, and the selector (tag, name:tag, digest) it carried."""
+def _looks_like_dockerfile(path: Path, start: bytes) -> bool:
+    if "dockerfile" in path.name.lower() or "containerfile" in path.name.lower():
+        return True
+    for line in start.decode(errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line.split()[0].upper() in ("FROM", "ARG")
+    return False
+
+
+def open_source(
+    spec: str,
+    *,
+    config: str | None = None,
+    host: str | None = None,
+    exact: bool | None = None,
+) -> tuple[Source, str | None]:
+    """The source named by `spec`, and the selector (tag, name:tag, digest) it carried.
+
+    `host` and `exact` go with an engine (`docker-daemon:`), which a bare SOURCE that is no
+    existing path but reads as an image reference (`python:3`, an image ID) also names.
+    """
     transport, argument = parse_spec(spec)
+    if transport is None and _names_an_image(spec):
+        transport, argument = "docker-daemon", spec
+    if transport == "docker-daemon":
+        if config:
+            raise SourceError("--config only goes with a manifest file (json: source)")
+        from .engine import EngineSource
+
+        # The whole argument is the reference: `python:3` must not be split like `DIR:TAG`.
+        bare = not spec.startswith("docker-daemon:")
+        return EngineSource(host, exact=exact, bare=bare), argument or None
+    if host or exact is not None:
+        raise SourceError("--host and --exact only go with an engine (docker-daemon:REF)")
     path, selector = split_path_selector(argument)
     if transport is None:
         transport = detect(path)
@@ -71,4 +138,13 @@ def open_source(spec: str, *, config: str | None = None) -> tuple[Source, str | 
     return source_class(path), selector
 
 
-__all__ = ["Source", "SourceError", "open_source", "TRANSPORTS", "detect", "parse_spec"]
+def _names_an_image(spec: str) -> bool:
+    """A bare `python:3` or image ID with no file of that name (nor of its `DIR:` part) here."""
+    if spec == "-" or Path(spec).exists() or split_path_selector(spec)[0].exists():
+        return False
+    from .engine import looks_like_reference  # no docker SDK import: that waits for a request
+
+    return looks_like_reference(spec)
+
+
+__all__ = ["TRANSPORTS", "Source", "SourceError", "detect", "open_source", "parse_spec"]

@@ -133,9 +133,9 @@ class Driver:
         try:
             value = json.loads(text)
         except ValueError:
-            raise SourceError(f"docker-root: {path} is not valid JSON") from None
+            raise SourceError(f"{path} is not valid JSON") from None
         if not isinstance(value, list):
-            return []
+            raise SourceError(f"{path} is not a JSON list")
         return [
             item
             for item in value
@@ -314,7 +314,11 @@ class DockerRootSource(Source):
         data = _read_file(path)
         if data is None:
             return False
-        descriptor = layer_from_descriptor(parse_json(data, str(path)))
+        try:
+            descriptor = layer_from_descriptor(parse_json(data, str(path)))
+        except SourceError as error:  # the config is still exact: say so and go on
+            image.warnings.append(f"{error}; the foreign layer's descriptor is unknown")
+            return False
         if not descriptor.digest or not _valid(descriptor.digest):
             image.warnings.append(f"{path} holds no valid digest")
             return False
@@ -329,7 +333,11 @@ class DockerRootSource(Source):
         self, driver: Driver, layer: Layer, image: Image, wanted: str | None
     ) -> None:
         assert layer.diff_id is not None
-        entries = driver.v2metadata(layer.diff_id)
+        try:
+            entries = driver.v2metadata(layer.diff_id)
+        except SourceError as error:  # the config is still exact: say so and go on
+            image.warnings.append(f"{error}; the layer's compressed digest is unknown")
+            return
         if not entries:
             return
         same_repo = [e for e in entries if wanted and e.get("SourceRepository") == wanted]

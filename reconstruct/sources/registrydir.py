@@ -203,7 +203,9 @@ class RegistryDirSource(Source):
         ref = self._choose(selector)
         what = ref.selector or ref.digest or "?"
         if not ref.digest:
-            raise SourceError(f"{self.transport}: the link of {what} does not hold a digest")
+            raise SourceError(
+                f"{self.transport}: the tag link of {what} is unreadable or does not hold a digest"
+            )
         root = resolve(self.store, ref.digest)
         if root is None:
             raise SourceError(

@@ -1,0 +1,922 @@
+"""`docker-daemon:[REF]` — images in a running Docker or Podman engine, through the Engine API.
+
+REF is what `docker image inspect` takes (name[:tag], name@digest, a short or long image ID); the
+engine resolves it, so `library/`, `docker.io/` and ID prefixes behave exactly as with the docker
+CLI. Nothing is ever pulled: an image that is not local is an error naming the closest local tags.
+The engine is the one the docker SDK finds (DOCKER_HOST, DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, the
+default socket) unless `host` names another; Podman serves the same API (`podman system service`).
+
+Two ways to read an image:
+
+- fast (default): image inspect + history, two small requests. The history endpoint has no
+  `empty_layer` flag and dockerd reports size 0 both for a step that made no layer and for a
+  layer that holds no file data (`RUN mkdir /x`, `RUN touch /x`, `COPY` of an empty file).
+  `infer_layers` decides what is certain from the sizes, the number of diff_ids and the
+  instruction (ENV, CMD… make no layer; Podman's sizes are tar sizes, so its 0 is never a layer),
+  settles more with the classic builder's intermediate images when they exist (each history
+  entry's `Id` names an image whose layer count is a checkpoint), guesses the rest from the
+  instruction and marks every step whose layer mapping is a guess (`Step.uncertain`).
+- exact: `GET /images/{id}/get` (the `docker save` archive) streamed through a tar reader that
+  stops as soon as the image's own config, and where it adds anything the manifest, have passed.
+  Used when asked (`exact=True`), or by itself when the fast path is unsure and the image is
+  small (EXACT_AUTO_LIMIT); otherwise a warning says that `--exact` exists.
+
+The docker SDK is imported inside `_connect` only: `reconstruct --help` and every other source
+never pay for it (it costs about 0.15 s).
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+import re
+import socket
+import stat
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from ..history import image_instructions
+from ..model import Image, Platform, Reference, Step, Target
+from ..refs import display_name, split_reference
+from ..text import human_size, parse_date
+from .base import Source, SourceError
+from .blobs import MAX_METADATA_BYTES, MemoryBlobStore
+from .partial import image_from_config, image_from_manifest, parse_json, sha256_digest
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+PODMAN_SOCKETS = ("/run/podman/podman.sock",)
+# Seconds for one request (connect + each read); RECONSTRUCT_ENGINE_TIMEOUT overrides it.
+DEFAULT_TIMEOUT = 30.0
+# The export is prepared before its first byte is sent (dockerd copies every layer first).
+EXPORT_TIMEOUT = 300.0
+# Below this image size (the engine's `Size`, bytes) an uncertain fast path reads the export.
+EXACT_AUTO_LIMIT = 200_000_000
+# Intermediate images looked up to settle an uncertain history, at most.
+MAX_PROBES = 64
+# Small JSON blobs of an OCI layout inside the export are read to find the manifest.
+MANIFEST_SEARCH_LIMIT = 256 * 1024
+STREAM_BUFFER = 256 * 1024  # read-ahead past the config: at most this much
+GO_ZERO_YEAR = 1  # Go's zero time: the engine's way of saying "no date"
+
+# The distribution reference grammar (docker/distribution/reference), with an optional digest.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?)"
+_REFERENCE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
+)
+_IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}$")
+# Names that are files someone mistyped, not images: refused as references.
+_FILE_SUFFIXES = (".json", ".tar", ".gz", ".tgz", ".zst", ".xz", ".bz2", ".md", ".txt", ".yaml")
+
+
+# --- references --------------------------------------------------------------------------------
+
+
+def looks_like_reference(text: str) -> bool:
+    """True for `python:3`, `ghcr.io/a/b@sha256:…`, `3f2a9c1b7d4e` — what `docker inspect` takes."""
+    if not text or text.startswith(("/", ".", "~")) or text.lower().endswith(_FILE_SUFFIXES):
+        return False
+    return bool(_REFERENCE.match(text) or _IMAGE_ID.match(text))
+
+
+def canonical_name(name: str) -> str:
+    """`python` → `docker.io/library/python`, as the engine normalises names."""
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        domain, path = first, rest
+    else:
+        domain, path = "docker.io", name
+    if domain in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        domain = "docker.io"
+        path = path if "/" in path else "library/" + path
+    return f"{domain}/{path}"
+
+
+def closest_tags(wanted: str, tags: list[str], count: int = 3) -> list[str]:
+    """Local tags nearest to `wanted` (difflib), compared in the short form users type."""
+    short = {
+        (display_name(split_reference(t)[0]) or "") + ":" + (split_reference(t)[1] or ""): t
+        for t in tags
+    }
+    name, tag = split_reference(wanted.split("@", 1)[0])
+    probe = f"{display_name(name) or ''}:{tag or 'latest'}"
+    return [short[s] for s in difflib.get_close_matches(probe, list(short), n=count, cutoff=0.5)]
+
+
+# --- the fast path: which history entries made a layer -----------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of `GET /images/{id}/history`, oldest first."""
+
+    created: int | None
+    created_by: str | None
+    comment: str | None
+    size: int
+    id: str | None  # an image whose history ends here (classic builder); None for `<missing>`
+
+
+@dataclass(frozen=True)
+class Guess:
+    """What the fast path decided for one history entry."""
+
+    empty_layer: bool
+    uncertain: str | None = None
+
+
+# Instructions that never make a layer of their own: their history entry has size 0 unless a
+# builder committed a layer anyway (Windows builders of 2016–2019 did, ~1 KB: never size 0).
+_METADATA = frozenset(
+    {"ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "USER", "ARG", "ONBUILD",
+     "STOPSIGNAL", "HEALTHCHECK", "SHELL", "MAINTAINER"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the Engine API says about an image's history, oldest entry first.
+
+    `sizes`: the history's sizes (> 0: certainly a layer; 0: no layer, or a layer without file
+    data; < 0: unknown). `metadata`: entries whose instruction makes no layer, so that size 0
+    means none. `sizes_exact`: the engine reports a real layer's tar size (Podman: never 0), so
+    size 0 always means no layer. `priors`: how likely each entry is a layer when the facts
+    allow both (higher: more likely).
+    """
+
+    sizes: list[int]
+    layer_count: int
+    metadata: frozenset[int] = frozenset()
+    priors: list[int] = field(default_factory=list)
+    sizes_exact: bool = False
+
+
+def evidence_from(
+    entries: list[HistoryEntry],
+    layer_count: int,
+    shell: list[str] | None = None,
+    windows: bool = False,
+    sizes_exact: bool = False,
+) -> Evidence:
+    """Read each entry's instruction (as `history.image_instructions` parses it) into Evidence."""
+    image = Image(
+        platform=Platform(os="windows" if windows else None),
+        shell=shell,
+        steps=[Step(created_by=entry.created_by) for entry in entries],
+    )
+    metadata, priors = set(), []
+    for i, (entry, instruction) in enumerate(zip(entries, image_instructions(image), strict=True)):
+        if instruction.keyword in _METADATA:
+            metadata.add(i)
+        if instruction.windows_base or not entry.created_by:  # `Apply image`, `docker import`
+            priors.append(3)
+        elif instruction.keyword in ("COPY", "ADD"):  # a layer even when it copied empty files
+            priors.append(2)
+        elif instruction.keyword in _METADATA:
+            priors.append(-2)
+        elif instruction.keyword == "WORKDIR":  # a layer when it created the directory: usual
+            priors.append(1)
+        elif instruction.keyword == "RUN":
+            priors.append(_run_prior(instruction.arguments))
+        else:
+            priors.append(0)
+    return Evidence(
+        [entry.size for entry in entries], layer_count, frozenset(metadata), priors, sizes_exact
+    )
+
+
+# RUN commands whose changes hold no file data (directories, empty files, links, owners) versus
+# ones that change nothing at all. dockerd ≥ 1.13 drops a RUN's empty diff; older engines and
+# BuildKit keep it, so the command is the only hint, and a weak one.
+_CREATES_NO_DATA = re.compile(
+    r"(^|[\s;&|(])(mkdir|touch|ln|chmod|chown|useradd|adduser|addgroup|groupadd)\s|>"
+)
+_CHANGES_NOTHING = re.compile(
+    r"^\s*(true|:|exit 0|sleep \d+|pwd|id|whoami|env|printenv\b.*|uname\b.*|date|"
+    r"(echo|ls|cat|which)\b[^>|]*|\S+ (-v|-V|--version))\s*$"
+)
+
+
+def _run_prior(command: str) -> int:
+    if _CHANGES_NOTHING.match(command):
+        return -1
+    return 1 if _CREATES_NO_DATA.search(command) else 0
+
+
+def infer_layers(evidence: Evidence, checkpoints: dict[int, int] | None = None) -> list[Guess]:
+    """Decide empty_layer for each history entry, and mark every decision that is a guess.
+
+    Facts: size > 0 is a layer; size 0 of a metadata instruction (or on an engine whose sizes are
+    exact) is none; the layers add up to the diff_ids; `checkpoints[i] = n` says entries 0..i made
+    n layers (an intermediate image's layer count). Every assignment that fits the facts is
+    considered: an entry is certain when all of them agree on it (whether it made a layer, and
+    which). Among the rest the priors choose, and the entries they decide are marked uncertain.
+    When nothing fits, the metadata rule and then the checkpoints are dropped; when still nothing
+    fits, the sizes are kept and every step is marked.
+    """
+    attempts = [(evidence.metadata, checkpoints or {}), (frozenset(), checkpoints or {})]
+    if checkpoints:
+        attempts += [(evidence.metadata, {}), (frozenset(), {})]
+    for metadata, points in attempts:
+        guesses = _solve(evidence, metadata, points)
+        if guesses is not None:
+            return guesses
+    reason = (
+        f"the engine's history sizes do not add up to the image's {evidence.layer_count} "
+        "layers: whether this step made a layer is unknown"
+    )
+    return [Guess(size <= 0, reason) for size in evidence.sizes]
+
+
+def _solve(
+    evidence: Evidence, metadata: frozenset[int], checkpoints: dict[int, int]
+) -> list[Guess] | None:
+    sizes, layer_count = evidence.sizes, evidence.layer_count
+    count = len(sizes)
+    choices = [_choices(size, i in metadata, evidence.sizes_exact) for i, size in enumerate(sizes)]
+    # reach[i]: layer counts possible after entries 0..i-1, counted from the start
+    reach: list[set[int]] = [{0}]
+    for i in range(count):
+        options = {p + x for p in reach[i] for x in choices[i] if p + x <= layer_count}
+        if i in checkpoints:
+            options &= {checkpoints[i]}
+        reach.append(options)
+    # back[i]: of those, the counts from which the end (every layer) is still reachable
+    back: list[set[int]] = [set() for _ in range(count + 1)]
+    back[count] = {layer_count} & reach[count]
+    for i in range(count - 1, -1, -1):
+        back[i] = {p for p in reach[i] if any(p + x in back[i + 1] for x in choices[i])}
+    if not back[0]:
+        return None
+    priors = evidence.priors or [0] * count
+    chosen = _best_path(choices, priors, back)
+    guesses = []
+    for i in range(count):
+        made = {x for p in back[i] for x in choices[i] if p + x in back[i + 1]}
+        if len(made) > 1:
+            what = "a layer" if chosen[i] else "no layer"
+            guesses.append(
+                Guess(
+                    not chosen[i],
+                    "the engine reports size 0 for no layer and for a layer without file data: "
+                    f"guessed {what} from the instruction",
+                )
+            )
+        elif chosen[i] and len({p for p in back[i] if p + 1 in back[i + 1]}) > 1:
+            guesses.append(Guess(False, "which layer this step made depends on uncertain steps"))
+        else:
+            guesses.append(Guess(not chosen[i]))
+    return guesses
+
+
+def _choices(size: int, metadata: bool, sizes_exact: bool) -> tuple[int, ...]:
+    if size > 0:
+        return (1,)
+    if size == 0 and (metadata or sizes_exact):
+        return (0,)
+    return (0, 1)
+
+
+def _best_path(
+    choices: list[tuple[int, ...]], priors: list[int], back: list[set[int]]
+) -> list[int]:
+    """The feasible assignment with the highest prior score (ties: the first one found)."""
+    score: dict[int, tuple[int, list[int]]] = {0: (0, [])}
+    for i, options in enumerate(choices):
+        following: dict[int, tuple[int, list[int]]] = {}
+        for p, (total, path) in score.items():
+            for x in options:
+                if p + x not in back[i + 1]:
+                    continue
+                candidate = (total + (priors[i] if x else 0), [*path, x])
+                if p + x not in following or candidate[0] > following[p + x][0]:
+                    following[p + x] = candidate
+        score = following
+    return next(iter(score.values()))[1]
+
+
+# --- the exact path: the engine's export, read only as far as needed ---------------------------
+
+
+@dataclass
+class ExportRead:
+    """What one streamed `GET /images/{id}/get` gave, and how much of it was read."""
+
+    config: bytes | None = None
+    manifest_json: bytes | None = None  # the legacy `manifest.json` (LayerSources)
+    oci_manifest: tuple[str, bytes] | None = None  # (digest, bytes) naming the config
+    layout: str | None = None  # "legacy" or "oci", from where the config was
+    bytes_read: int = 0
+    members: int = 0
+    complete: bool = False  # the archive was read to its end
+
+
+class _Counting:
+    """A read-only file object over `read(size)` that counts what it hands out."""
+
+    def __init__(self, read: Callable[[int], bytes]):
+        self._read = read
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._read(size if size and size > 0 else STREAM_BUFFER)
+        self.count += len(data)
+        return data
+
+
+def read_export(
+    read: Callable[[int], bytes], config_digest: str, *, want_layer_sources: bool
+) -> ExportRead:
+    """Walk a `docker save` stream header by header; keep the config (and manifest), stop early.
+
+    Docker ≤ 24 writes the archive in name order (`<v1 id>/layer.tar`, `<image id>.json`,
+    `manifest.json`, `repositories`), so the config passes at a random point among the layers and
+    `manifest.json` near the end; it is waited for only when its LayerSources (foreign layers)
+    matter. Docker ≥ 25 writes an OCI layout: config and manifest are blobs, in digest order.
+    Podman writes layers first, then the config.
+    """
+    hexpart = config_digest.split(":", 1)[-1]
+    legacy_name, blob_name = f"{hexpart}.json", f"blobs/sha256/{hexpart}"
+    counting = _Counting(read)
+    found = ExportRead()
+    try:
+        with tarfile.open(fileobj=counting, mode="r|", bufsize=STREAM_BUFFER) as tar:  # type: ignore[call-overload]
+            for member in tar:
+                found.members += 1
+                name = member.name.removeprefix("./")
+                if not member.isfile():
+                    continue
+                if name in (legacy_name, blob_name):
+                    found.config = _member_data(tar, member, MAX_METADATA_BYTES)
+                    found.layout = "legacy" if name == legacy_name else "oci"
+                elif name == "manifest.json":
+                    found.manifest_json = _member_data(tar, member, MAX_METADATA_BYTES)
+                elif name.startswith("blobs/") and member.size <= MANIFEST_SEARCH_LIMIT:
+                    data = _member_data(tar, member, MANIFEST_SEARCH_LIMIT)
+                    if _names_config(data, config_digest):
+                        found.oci_manifest = ("sha256:" + name.rsplit("/", 1)[-1], data)
+                if _enough(found, want_layer_sources):
+                    break
+            else:
+                found.complete = True
+    except (tarfile.TarError, EOFError, ValueError) as error:
+        raise SourceError(f"the engine's export is not a readable tar ({error})") from None
+    found.bytes_read = counting.count
+    return found
+
+
+def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
+    if member.size > limit:
+        raise SourceError(f"{member.name} in the engine's export is too large for metadata")
+    handle = tar.extractfile(member)
+    return handle.read() if handle is not None else b""
+
+
+def _names_config(data: bytes, config_digest: str) -> bool:
+    if not data.lstrip().startswith(b"{"):
+        return False
+    try:
+        document = parse_json(data, "blob")
+    except SourceError:
+        return False
+    config = document.get("config")
+    return isinstance(config, dict) and config.get("digest") == config_digest
+
+
+def _enough(found: ExportRead, want_layer_sources: bool) -> bool:
+    if found.config is None:
+        return False
+    if found.layout == "oci":
+        return found.oci_manifest is not None
+    return not want_layer_sources or found.manifest_json is not None
+
+
+def image_from_export(found: ExportRead, config_digest: str) -> Image:
+    """The model from the export's own config (and manifest, or LayerSources, where read)."""
+    if found.config is None:
+        raise SourceError(f"the engine's export does not hold the config {config_digest}")
+    warnings = []
+    actual = sha256_digest(found.config)
+    if actual != config_digest:
+        warnings.append(f"the exported config hashes to {actual}, not {config_digest}")
+    if found.oci_manifest is not None:
+        digest, data = found.oci_manifest
+        image = image_from_manifest(
+            MemoryBlobStore({config_digest: found.config}),
+            parse_json(data, f"manifest {digest}"),
+            digest=digest,
+            size=len(data),
+        )
+    else:
+        config = parse_json(found.config, f"config {config_digest}")
+        sources = _layer_sources(found.manifest_json, config_digest)
+        diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) or []
+        manifest = None
+        if sources:  # foreign (Windows base) layers: their distribution descriptors
+            manifest = {"layers": [sources.get(d) or {} for d in diff_ids if isinstance(d, str)]}
+        image = image_from_config(config, config_digest=config_digest, manifest=manifest)
+    image.warnings[:0] = warnings
+    return image
+
+
+def _layer_sources(manifest_json: bytes | None, config_digest: str) -> dict[str, Any]:
+    if manifest_json is None:
+        return {}
+    try:
+        entries = parse_json(b'{"m": ' + manifest_json + b"}", "manifest.json")["m"]
+    except SourceError:
+        return {}
+    hexpart = config_digest.split(":", 1)[-1]
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and str(entry.get("Config", "")).endswith(hexpart + ".json"):
+            sources = entry.get("LayerSources")
+            return sources if isinstance(sources, dict) else {}
+    return {}
+
+
+# --- the source --------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportStats:
+    """For tests and benchmarks: what an exact read of one image cost."""
+
+    image_id: str
+    bytes_read: int
+    members: int
+    complete: bool
+
+
+class EngineSource(Source):
+    transport = "docker-daemon"
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        exact: bool | None = None,
+        timeout: float | None = None,
+        bare: bool = False,
+    ):
+        """`exact`: True always reads the export, False never, None when the fast path is unsure
+        and the image is small. `bare`: the user typed no transport (errors say both readings)."""
+        if timeout is None:
+            timeout = float(os.environ.get("RECONSTRUCT_ENGINE_TIMEOUT") or DEFAULT_TIMEOUT)
+        self.given_host = _host_url(host)
+        self.exact = exact
+        self.timeout = timeout
+        self.bare = bare
+        self.exports: list[ExportStats] = []  # one per exact read, for tests and benchmarks
+        self._api: Any = None
+        self._podman: bool | None = None
+
+    @property
+    def host(self) -> str:
+        """The engine's address, for messages."""
+        return self.given_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+    # --- listing ----------------------------------------------------------------------------
+
+    def references(self) -> list[Reference]:
+        refs = []
+        for summary in self._call(lambda api: api.images(), "list images") or []:
+            image_id = summary.get("Id")
+            tags = [t for t in summary.get("RepoTags") or [] if t and t != "<none>:<none>"]
+            for repo_tag in tags:
+                name, tag = split_reference(repo_tag)
+                refs.append(Reference(name=name, tag=tag, digest=image_id, selector=repo_tag))
+            if not tags:
+                refs.append(Reference(digest=image_id, selector=image_id))
+        return refs
+
+    def get(self, selector: str | None = None) -> Target:
+        try:
+            return self._get(selector)
+        except SourceError as error:
+            if not self.bare:
+                raise
+            why = str(error).removeprefix("docker-daemon: ")
+            raise SourceError(f"{selector} is no file here, and as an image: {why}") from None
+
+    def _get(self, selector: str | None) -> Target:
+        if not selector:
+            refs = self.references()
+            if len(refs) != 1:
+                names = ", ".join(r.selector or "?" for r in refs[:8])
+                more = f" and {len(refs) - 8} more" if len(refs) > 8 else ""
+                held = f"holds {len(refs)} images ({names}{more})" if refs else "holds no image"
+                raise SourceError(
+                    f"docker-daemon: the engine {held}; name one: docker-daemon:NAME[:TAG] "
+                    "(or --all)"
+                )
+            selector = refs[0].selector
+        assert selector is not None
+        inspect = self._inspect(selector)
+        exact = self.exact
+        image = self._exact(inspect) if exact else self._fast(inspect)
+        uncertain = sum(1 for step in image.steps if step.uncertain)
+        size = inspect.get("Size") if isinstance(inspect.get("Size"), int) else None
+        if exact is None and uncertain and size is not None and size < EXACT_AUTO_LIMIT:
+            try:
+                image = self._exact(inspect)
+            except SourceError as error:  # the inferred history stands, and says so
+                image.warnings.append(f"reading the image's own config failed: {error}")
+        elif uncertain:
+            cost = f" (streams the image: {human_size(size).split(' (')[0]})" if size else ""
+            image.warnings.append(
+                f"the Engine API does not record which steps made a layer: {uncertain} "
+                f"step(s) are inferred and marked; --exact reads the image's own config{cost}"
+            )
+        name, tag, pull_digest = _naming(selector, inspect)
+        if pull_digest and image.manifest_digest is None:
+            image.manifest_digest = pull_digest
+            image.warnings.append(
+                "the pull digest is the engine's RepoDigest: for a multi-platform image it is "
+                "the index's, not this platform's manifest's"
+            )
+        return Target(Reference(name=name, tag=tag, digest=pull_digest, selector=selector), image)
+
+    # --- fast path --------------------------------------------------------------------------
+
+    def _fast(self, inspect: dict[str, Any]) -> Image:
+        image_id = inspect.get("Id") or ""
+        history = self._call(lambda api: api.history(image_id), f"read the history of {image_id}")
+        entries = [_entry(item) for item in reversed(history or []) if isinstance(item, dict)]
+        diff_ids = [
+            d for d in (inspect.get("RootFS") or {}).get("Layers") or [] if isinstance(d, str)
+        ]
+        settings = inspect.get("Config") if isinstance(inspect.get("Config"), dict) else {}
+        windows = inspect.get("Os") == "windows"
+        evidence = evidence_from(entries, len(diff_ids), settings.get("Shell"), windows)
+        guesses = infer_layers(evidence)
+        if any(g.uncertain for g in guesses) and self._is_podman():
+            # Podman reports a layer's tar size, 1 KiB even for an empty one: 0 means no layer
+            guesses = infer_layers(replace(evidence, sizes_exact=True))
+        if any(g.uncertain for g in guesses):
+            marked = [i for i, guess in enumerate(guesses) if guess.uncertain]
+            checkpoints = self._checkpoints(entries, image_id, diff_ids, marked[0], marked[-1])
+            if checkpoints:
+                guesses = infer_layers(evidence, checkpoints)
+        config = {
+            "architecture": inspect.get("Architecture"),
+            "os": inspect.get("Os"),
+            "os.version": inspect.get("OsVersion") or None,
+            "variant": inspect.get("Variant") or None,
+            "created": inspect.get("Created"),
+            "author": inspect.get("Author") or None,
+            "docker_version": inspect.get("DockerVersion") or None,
+            # the engine spells unset strings as "": the config leaves them out
+            "config": {k: v for k, v in settings.items() if v not in ("", None)},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [
+                {
+                    "created": _rfc3339(entry.created),
+                    "created_by": entry.created_by,
+                    "comment": entry.comment,
+                    "empty_layer": guess.empty_layer,
+                }
+                for entry, guess in zip(entries, guesses, strict=True)
+            ],
+        }
+        image = image_from_config(config, config_digest=image_id or None)
+        for step, guess in zip(image.steps, guesses, strict=True):
+            step.uncertain = guess.uncertain
+        return image
+
+    def _checkpoints(
+        self, entries: list[HistoryEntry], image_id: str, diff_ids: list[str], first: int, last: int
+    ) -> dict[int, int]:
+        """Layer counts at entries whose `Id` is an intermediate image that really ends there.
+
+        dockerd names each entry with the parent chain's image, assuming one entry per image
+        (true for the classic builder, not after `--squash` or for Podman): an image counts only
+        if its layers are a prefix of ours and it was created in that entry's second. Only the
+        entries from the `first` to the `last` uncertain one can settle anything.
+        """
+        found: dict[int, int] = {}
+        probes = 0
+        for i, entry in enumerate(entries[:-1]):
+            if not first <= i <= last or not entry.id or entry.id == image_id:
+                continue
+            if probes >= MAX_PROBES:
+                break
+            probes += 1
+            try:
+                parent = self._call(lambda api, ref=entry.id: api.inspect_image(ref), "inspect")
+            except SourceError:
+                continue
+            layers = (parent.get("RootFS") or {}).get("Layers") or []
+            created = parse_date(parent.get("Created"))
+            if (
+                layers == diff_ids[: len(layers)]
+                and created is not None
+                and entry.created is not None
+                and int(created.timestamp()) == entry.created
+            ):
+                found[i] = len(layers)
+        return found
+
+    # --- exact path -------------------------------------------------------------------------
+
+    def _exact(self, inspect: dict[str, Any]) -> Image:
+        image_id = inspect.get("Id") or ""
+        windows = inspect.get("Os") == "windows"
+        api = self._connect()
+        url = f"{api.base_url}/v{api.api_version}/images/{quote(image_id, safe='')}/get"
+        try:
+            response = api.get(url, stream=True, timeout=(self.timeout, EXPORT_TIMEOUT))
+        except Exception as error:  # requests' and urllib3's errors, without importing them here
+            raise self._failure(error, f"export {image_id}") from None
+        try:
+            if response.status_code != 200:
+                raise SourceError(
+                    f"docker-daemon: the engine refused to export {image_id}: "
+                    f"{_explanation(response)}"
+                )
+            found = read_export(
+                lambda size: response.raw.read(size), image_id, want_layer_sources=windows
+            )
+        except SourceError:
+            raise
+        except Exception as error:
+            raise self._failure(error, f"export {image_id}") from None
+        finally:
+            response.close()  # stops the engine's export: the rest is never transferred
+        self.exports.append(ExportStats(image_id, found.bytes_read, found.members, found.complete))
+        return image_from_export(found, image_id)
+
+    # --- engine access ----------------------------------------------------------------------
+
+    def _inspect(self, reference: str) -> dict[str, Any]:
+        api = self._connect()
+        import docker.errors
+
+        try:
+            return api.inspect_image(reference)
+        except docker.errors.NotFound:
+            raise SourceError(self._not_found(reference)) from None
+        except docker.errors.APIError as error:
+            raise SourceError(f"docker-daemon: {reference}: {_api_message(error)}") from None
+        except Exception as error:
+            raise self._failure(error, f"inspect {reference}") from None
+
+    def _not_found(self, reference: str) -> str:
+        tags = [
+            t
+            for summary in self._call(lambda api: api.images(), "list images") or []
+            for t in summary.get("RepoTags") or []
+            if t and t != "<none>:<none>"
+        ]
+        close = closest_tags(reference, tags)
+        hint = f"closest local tags: {', '.join(close)}" if close else "no local tag is close"
+        return (
+            f"docker-daemon: no image {reference!r} in the engine at {self.host} "
+            f"(reconstruct never pulls); {hint}"
+        )
+
+    def _call(self, action: Callable[[Any], Any], what: str) -> Any:
+        api = self._connect()
+        import docker.errors
+
+        try:
+            return action(api)
+        except docker.errors.APIError as error:
+            raise SourceError(f"docker-daemon: cannot {what}: {_api_message(error)}") from None
+        except Exception as error:
+            raise self._failure(error, what) from None
+
+    def _is_podman(self) -> bool:
+        """Podman's Docker-compatible service names itself in `GET /version`'s components."""
+        if self._podman is None:
+            version = self._call(lambda api: api.version(), "read the engine's version") or {}
+            names = [str(c.get("Name", "")) for c in version.get("Components") or []]
+            self._podman = any("podman" in name.lower() for name in names)
+        return self._podman
+
+    def _connect(self) -> Any:
+        if self._api is not None:
+            return self._api
+        try:
+            import docker
+            import docker.errors
+            from docker.utils import kwargs_from_env
+        except ImportError:
+            raise SourceError(
+                "docker-daemon: needs the docker package (pip install docker)"
+            ) from None
+
+        params = kwargs_from_env()
+        if self.given_host:
+            params["base_url"] = self.given_host
+        try:
+            self._api = docker.APIClient(version="auto", timeout=self.timeout, **params)
+        except docker.errors.InvalidVersion:
+            raise SourceError(
+                f"docker-daemon: the engine at {self.host} speaks an Engine API older than 1.24 "
+                "(Docker 1.12): too old to read"
+            ) from None
+        except Exception as error:
+            raise self._failure(error, "connect") from None
+        return self._api
+
+    def _failure(self, error: BaseException, what: str) -> SourceError:
+        """One line for the user: which engine, and what went wrong in words, not a traceback."""
+        host = self.host
+        path = host.removeprefix("unix://") if host.startswith(("unix://", "/")) else None
+        cause = _os_error(error)
+        text = " ".join(str(error).split())
+        if _is_timeout(error):
+            return SourceError(
+                f"docker-daemon: the engine at {host} did not answer within "
+                f"{self.timeout:g} s ({what})"
+            )
+        if path is not None:
+            diagnosis = _diagnose_socket(path)
+            if diagnosis:
+                return SourceError(f"docker-daemon: {diagnosis}{_podman_hint(path)}")
+        if cause is not None and cause.errno == errno.EACCES:
+            return SourceError(f"docker-daemon: permission denied on {host}")
+        if cause is not None and cause.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            return SourceError(f"docker-daemon: no engine is listening at {host}")
+        refusal = _http_refusal(error)
+        if refusal and what == "connect":  # `GET /version`, the SDK's version negotiation
+            return SourceError(
+                f"docker-daemon: the engine at {host} refused the API version negotiation: "
+                f"{refusal}"
+            )
+        return SourceError(
+            f"docker-daemon: cannot {what} at {host}: {refusal or _last_clause(text)}"
+        )
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _host_url(host: str | None) -> str | None:
+    if host and host.startswith("/"):
+        return "unix://" + host  # a bare socket path, as `podman info` prints it
+    return host or None
+
+
+def _entry(item: dict[str, Any]) -> HistoryEntry:
+    image_id = item.get("Id")
+    size = item.get("Size")
+    return HistoryEntry(
+        created=item.get("Created") if isinstance(item.get("Created"), int) else None,
+        created_by=item.get("CreatedBy") or None,
+        comment=item.get("Comment") or None,
+        size=size if isinstance(size, int) else -1,
+        id=image_id if isinstance(image_id, str) and image_id.startswith("sha256:") else None,
+    )
+
+
+def _rfc3339(seconds: int | None) -> str | None:
+    """The history endpoint's whole seconds as the config would spell them (no fraction)."""
+    if seconds is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return None if moment.year <= GO_ZERO_YEAR else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _naming(selector: str, inspect: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(name, tag, pull digest): the reference given where it names the image, else RepoTags."""
+    tags = [t for t in inspect.get("RepoTags") or [] if t and t != "<none>:<none>"]
+    digests = [d for d in inspect.get("RepoDigests") or [] if isinstance(d, str) and "@" in d]
+    image_id = str(inspect.get("Id") or "").removeprefix("sha256:")
+    name = tag = None
+    if _IMAGE_ID.match(selector) and image_id.startswith(selector.removeprefix("sha256:")):
+        if tags:
+            name, tag = split_reference(tags[0])
+        elif digests:
+            name = digests[0].split("@", 1)[0]
+    else:
+        by_digest = "@" in selector
+        name, tag = split_reference(selector.split("@", 1)[0])
+        tag = tag or (None if by_digest else "latest")
+        # the engine's own spelling of the same name (`localhost/x` in Podman, `x` in Docker)
+        same = [t for t in tags if _same_name(t, name or "")]
+        exact = [t for t in same if split_reference(t)[1] == tag]
+        if exact or (by_digest and same):
+            name, tag = split_reference((exact or same)[0])
+    pull = None
+    if digests:
+        mine = [d for d in digests if name and _same_name(d.split("@", 1)[0], name)]
+        pull = (mine or digests)[0].split("@", 1)[1]
+    return name, tag, pull
+
+
+def _same_name(reference: str, name: str) -> bool:
+    """`docker.io/library/x:1` names `x`; Podman's `localhost/a/b:1` names `a/b`."""
+    theirs = canonical_name(split_reference(reference)[0] or "")
+    return theirs == canonical_name(name) or theirs == f"localhost/{name}"
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The OSError (errno set) somewhere inside requests'/urllib3's wrapping of it."""
+    found = [e for e in _chain(error) if isinstance(e, OSError) and e.errno]
+    return found[0] if found else None
+
+
+def _http_refusal(error: BaseException) -> str | None:
+    """`HTTP 400: <the engine's message>` when an HTTP error answer is inside `error`."""
+    for current in _chain(error):
+        response = getattr(current, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status >= 400:
+            explanation = getattr(current, "explanation", None) or _explanation(response)
+            return f"HTTP {status}: {_last_clause(' '.join(str(explanation).split()))}"
+    return None
+
+
+def _is_timeout(error: BaseException) -> bool:
+    names = {type(e).__name__ for e in _chain(error)}
+    return bool(names & {"ReadTimeout", "ConnectTimeout", "ReadTimeoutError", "TimeoutError",
+                         "timeout", "ConnectTimeoutError", "Timeout"})  # fmt: skip
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and every exception inside it: causes, contexts, arguments, urllib3's `reason`."""
+    found: list[BaseException] = []
+    pending: list[Any] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        pending.extend([current.__cause__, current.__context__, *current.args])
+        pending.append(getattr(current, "reason", None))
+    return found
+
+
+def _diagnose_socket(path: str) -> str | None:
+    """What is wrong with a unix socket path, in words; None when it looks usable."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"no engine: {path} does not exist (is the Docker or Podman service running?)"
+    except PermissionError:
+        return f"permission denied on {path}"
+    except OSError as error:
+        return f"cannot use {path}: {error.strerror}"
+    if not stat.S_ISSOCK(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a file"
+        return f"{path} is {kind}, not an engine's socket"
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2)
+    try:
+        probe.connect(path)
+    except PermissionError:
+        return (
+            f"permission denied on {path} (be in the group that owns it, e.g. docker, "
+            "or use --host)"
+        )
+    except ConnectionRefusedError:
+        return f"no engine is listening at {path} (a stale socket: is the service running?)"
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None
+
+
+def _podman_hint(path: str) -> str:
+    if path != DEFAULT_HOST.removeprefix("unix://"):
+        return ""
+    candidates = list(PODMAN_SOCKETS)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        candidates.insert(0, f"{runtime}/podman/podman.sock")
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return f"; Podman's socket is at {candidate}: --host unix://{candidate}"
+    return "; use --host or DOCKER_HOST to name another engine"
+
+
+def _api_message(error: Any) -> str:
+    explanation = getattr(error, "explanation", None) or str(error)
+    return _last_clause(" ".join(str(explanation).split()))
+
+
+def _explanation(response: Any) -> str:
+    try:
+        message = response.json().get("message")
+    except Exception:
+        message = None
+    return str(message or f"HTTP {response.status_code}")
+
+
+def _last_clause(text: str) -> str:
+    """requests nests messages (`… (Caused by …: …)`): keep it one readable line."""
+    text = text.removeprefix("Error while fetching server API version: ")
+    return text if len(text) <= 300 else text[:297] + "..."
