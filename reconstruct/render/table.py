@@ -34,7 +34,8 @@ def render(target: Target, no_trunc: bool = False) -> str:
             else:
                 digest = short_digest(layer.digest or layer.diff_id)
                 size = human_size(layer.size).split(" (")[0] if layer.size is not None else "?"
-                kind = "foreign" if layer.foreign else "regular"
+                # without a media type (an engine's fast path) foreign is not knowable
+                kind = "foreign" if layer.foreign else "regular" if layer.media_type else "?"
             if step.uncertain:
                 kind = (kind + " (uncertain)").strip()
             rows.append(
