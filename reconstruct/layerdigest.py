@@ -1,0 +1,300 @@
+"""A blob's digests as it streams past, in constant memory: its own digest and, for a layer, the
+digest of the tar it inflates to (the diff_id), gzip, zstd or uncompressed.
+
+Used twice: by worker processes reading blobs from files (`measure`, `measure_all`), and by the
+one pass over a compressed archive, which pushes each member's data through a `Digester` as the
+stream goes by. Compression is told by magic bytes, not by media type or name: a layer named
+`.tar` that is really gzip is still measured right, and the caller compares with what the
+manifest said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from .sources.rawblobs import READ_CHUNK, BlobLocation, read_chunks
+
+# Inflated output is hashed in pieces of at most this size: the memory bound per layer.
+OUTPUT_CHUNK = 256 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Below this much layer data, worker processes cost more to start than they save.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+# Workers report progress to the parent every this many bytes.
+PROGRESS_STEP = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a blob's bytes hash to."""
+
+    digest: str  # the blob as stored
+    size: int
+    compression: str | None  # "gzip", "zstd", or None (stored uncompressed)
+    diff_id: str | None  # the uncompressed content's digest; None when it could not be inflated
+    uncompressed_size: int | None
+    error: str | None = None  # why inflating failed, or why the blob could not be read whole
+
+
+class Digester:
+    """Push a blob's bytes through `update`, then `finish` for its digests."""
+
+    def __init__(self, algorithm: str = "sha256", diff_algorithm: str = "sha256"):
+        self._raw = hashlib.new(algorithm)
+        self._algorithm = algorithm
+        self._diff = hashlib.new(diff_algorithm)
+        self._diff_algorithm = diff_algorithm
+        self.size = 0
+        self._unpacked = 0
+        self._head = b""  # the first bytes, until there are enough to tell the compression
+        self._push: Callable[[Any], None] | None = None
+        self._inflater: _Inflater | None = None
+        self.compression: str | None = None
+        self.error: str | None = None
+
+    def update(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        self._raw.update(data)
+        self.size += len(data)
+        if self._push is None:
+            self._head += bytes(data)
+            if len(self._head) < len(ZSTD_MAGIC):
+                return
+            data, self._head = self._head, b""
+            self._choose(data)
+        if self.error is None:
+            try:
+                self._push(data)  # type: ignore[misc]
+            except Exception as error:  # each inflater has its own error class
+                self.error = _describe(self.compression, error)
+
+    def _choose(self, head: bytes) -> None:
+        if head.startswith(GZIP_MAGIC):
+            self.compression = "gzip"
+            self._inflater = _GzipInflater(self._unpacked_piece)
+            self._push = self._inflater.push
+        elif head.startswith(ZSTD_MAGIC):
+            self.compression = "zstd"
+            self._inflater = _ZstdInflater(self._unpacked_piece)
+            self._push = self._inflater.push
+        else:
+            self._push = self._unpacked_piece
+
+    def _unpacked_piece(self, data: bytes | memoryview) -> None:
+        self._diff.update(data)
+        self._unpacked += len(data)
+
+    def finish(self) -> Measured:
+        if self._push is None:  # fewer bytes than a magic number: stored as is
+            head, self._head = self._head, b""
+            self._choose(head)
+            if head:
+                self._push(head)  # type: ignore[misc]
+        if self._inflater is not None and self.error is None:
+            try:
+                self._inflater.finish()
+            except Exception as error:
+                self.error = _describe(self.compression, error)
+        digest = f"{self._algorithm}:{self._raw.hexdigest()}"
+        if self.error is not None:
+            return Measured(digest, self.size, self.compression, None, None, self.error)
+        diff_id = f"{self._diff_algorithm}:{self._diff.hexdigest()}"
+        return Measured(digest, self.size, self.compression, diff_id, self._unpacked)
+
+
+def _describe(compression: str | None, error: Exception) -> str:
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"not valid {compression} data ({detail})"
+
+
+class _Inflater:
+    def push(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+
+class _GzipInflater(_Inflater):
+    """gzip members one after another (pigz writes several), zero padding after the last."""
+
+    def __init__(self, sink: Callable[[bytes], None]):
+        from .sources.tarindex import gzip_decompressor
+
+        self._make = gzip_decompressor
+        self._inflater: Any = self._make()
+        self._sink = sink
+        self._started = False  # whether the current member has had any input
+
+    def push(self, data: Any) -> None:
+        while data:
+            inflater = self._inflater
+            if inflater.eof:
+                data = bytes(data).lstrip(b"\0")
+                if not data:
+                    return
+                self._inflater = inflater = self._make()
+            self._sink(inflater.decompress(data, OUTPUT_CHUNK))
+            while not inflater.eof and not inflater.needs_input:
+                self._sink(inflater.decompress(b"", OUTPUT_CHUNK))
+            data = inflater.unused_data if inflater.eof else b""
+
+    def finish(self) -> None:
+        if not self._inflater.eof:
+            raise EOFError("the gzip data ends early")
+
+
+class _ZstdInflater(_Inflater):
+    """zstd frames one after another; output handed on in bounded pieces."""
+
+    def __init__(self, sink: Callable[[bytes], None]):
+        import zstandard
+
+        class Writer:  # what zstandard writes the decompressed pieces to
+            def write(self, data: bytes) -> int:
+                sink(data)
+                return len(data)
+
+        self._writer = zstandard.ZstdDecompressor().stream_writer(
+            Writer(), write_size=OUTPUT_CHUNK, closefd=False
+        )
+
+    def push(self, data: Any) -> None:
+        self._writer.write(data)
+
+    def finish(self) -> None:
+        self._writer.flush()
+
+
+# --- reading blobs from files, in parallel ------------------------------------------------------
+
+_progress_counter: Any = None  # a shared integer in worker processes (see measure_all)
+
+
+def measure(
+    location: BlobLocation,
+    algorithm: str = "sha256",
+    diff_algorithm: str = "sha256",
+    report: Callable[[int], None] | None = None,
+) -> Measured:
+    """Read the blob at `location` once and measure it; `report(n)`: n more bytes were read."""
+    digester = Digester(algorithm, diff_algorithm)
+    unreported = 0
+    try:
+        for chunk in read_chunks(location, READ_CHUNK):
+            digester.update(chunk)
+            unreported += len(chunk)
+            if report is not None and unreported >= PROGRESS_STEP:
+                report(unreported)
+                unreported = 0
+    except OSError as error:
+        measured = digester.finish()
+        reason = f"cannot read {location.path}: {error.strerror or error}"
+        return Measured(measured.digest, measured.size, measured.compression, None, None, reason)
+    if report is not None and unreported:
+        report(unreported)
+    measured = digester.finish()
+    if location.length is not None and measured.size < location.length:
+        short = f"the file ends after {measured.size} of {location.length} bytes"
+        return Measured(measured.digest, measured.size, measured.compression, None, None, short)
+    return measured
+
+
+def _start_worker(counter: Any) -> None:
+    global _progress_counter
+    _progress_counter = counter
+    # Ctrl-C is the parent's to handle (it stops the workers); a worker would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _report_to_parent(count: int) -> None:
+    with _progress_counter.get_lock():
+        _progress_counter.value += count
+
+
+def _measure_in_worker(job: Job) -> Measured:
+    return measure(job.location, job.algorithm, job.diff_algorithm, _report_to_parent)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One blob to measure; `size` orders the work (largest first) and feeds the progress bar."""
+
+    key: str
+    location: BlobLocation
+    size: int
+    algorithm: str = "sha256"
+    diff_algorithm: str = "sha256"
+
+
+def measure_all(
+    jobs: list[Job],
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Measured]:
+    """Every job measured (by key); in `workers` processes (default: one per CPU) when there
+    is enough data for it to pay. `on_progress(done_bytes)` hears now and then how far it is.
+    """
+    workers = workers or os.cpu_count() or 1
+    ordered = sorted(jobs, key=lambda job: job.size, reverse=True)
+    total = sum(job.size for job in ordered)
+    if workers <= 1 or len(ordered) <= 1 or total < PARALLEL_MIN_BYTES:
+        return _measure_here(ordered, on_progress)
+    return _measure_in_processes(ordered, min(workers, len(ordered)), on_progress)
+
+
+def _measure_here(
+    jobs: list[Job], on_progress: Callable[[int], None] | None
+) -> dict[str, Measured]:
+    results: dict[str, Measured] = {}
+    done = 0
+
+    def report(count: int) -> None:
+        nonlocal done
+        done += count
+        if on_progress is not None:
+            on_progress(done)
+
+    for job in jobs:
+        results[job.key] = measure(job.location, job.algorithm, job.diff_algorithm, report)
+    return results
+
+
+def _measure_in_processes(
+    jobs: list[Job], workers: int, on_progress: Callable[[int], None] | None
+) -> dict[str, Measured]:
+    import multiprocessing
+
+    # fork: workers start in milliseconds with this module already imported, and the parent has
+    # no threads of its own yet (a progress bar draws from the main thread, below).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    counter = context.Value("q", 0)
+    results: dict[str, Measured] = {}
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(counter,)
+    ) as pool:
+        pending: dict[Future[Measured], Job] = {
+            pool.submit(_measure_in_worker, job): job for job in jobs
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[pending.pop(future).key] = future.result()
+                if on_progress is not None:
+                    on_progress(counter.value)
+        except BaseException:  # Ctrl-C, or a worker that died: stop the others now
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            raise
+    return results

@@ -1,0 +1,210 @@
+"""What a mirror run reads and writes: the sources, their tagged images, each one's file name."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..sources import Source, SourceError, detect, open_source, parse_spec, split_path_selector
+from .report import Reporter, Summary, one_line
+
+# A name component or a tag that is safe as a file name (what Docker accepts, case aside).
+NAME_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# What a directory of archives may hold, one source each.
+MEMBER_KINDS = frozenset({"docker-archive", "oci-archive", "oci"})
+ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tgz", ".tar")
+
+
+def repo_name(name: str) -> str:
+    """`registry:5000/library/python` → `python`: repo-info names have no host, no `library/`."""
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    return name.removeprefix("library/")
+
+
+def path_problem(repo: str, tag: str) -> str | None:
+    """Why `repos/<repo>/remote/<tag>.md` cannot be written safely; None when it can."""
+    if not all(NAME_COMPONENT.match(part) for part in repo.split("/")):
+        return f"name {repo!r} cannot be a repo-info path (see --name)"
+    if not TAG.match(tag):
+        return f"tag {tag!r} cannot be a file name"
+    return None
+
+
+def path_of(spec: str) -> Path | None:
+    """The file or folder a spec reads; None when it names none (an engine)."""
+    transport, argument = parse_spec(spec)
+    if transport == "docker-daemon" or (transport is None and not _exists(spec)):
+        return None
+    path, _ = split_path_selector(argument)
+    return path
+
+
+def _exists(spec: str) -> bool:
+    path, _ = split_path_selector(spec)
+    return str(path) == "-" or path.exists()
+
+
+def default_name(spec: str) -> str:
+    """For images a source names by tag only: the layout's folder or the archive's file name."""
+    path = path_of(spec)
+    name = path.resolve().name if path is not None and str(path) != "-" else ""
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name or "image"
+
+
+def source_specs(spec: str) -> list[str]:
+    """`spec` itself, or for a plain folder of archives and OCI layouts, one spec per member."""
+    transport, argument = parse_spec(spec)
+    if transport is not None:
+        return [spec]
+    path, selector = split_path_selector(argument)
+    if selector is not None or not path.is_dir() or detect(path) != "json":
+        return [spec]
+    members = []
+    for child in sorted(path.iterdir()):
+        if child.name.startswith("."):
+            continue
+        try:
+            kind = detect(child)
+        except (SourceError, OSError):
+            continue  # neither an archive nor a layout: not for mirror to read
+        if kind in MEMBER_KINDS:
+            members.append(f"{kind}:{child}")
+    return members or [spec]
+
+
+def check_outdir(outdir: Path, spec: str) -> None:
+    """Bad input: an OUTDIR that is a file, or that overlaps the source (inputs are only read)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise SourceError(f"{outdir} exists and is not a directory")
+    path = path_of(spec)
+    if path is None or str(path) == "-" or not path.exists():
+        return
+    source, out = path.resolve(), outdir.resolve()
+    if out.is_relative_to(source) or source.is_relative_to(out / "repos"):
+        raise SourceError(f"{outdir} overlaps the source {path}; choose another OUTDIR")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Share `number` of `count` (1-based) of a store's repositories, for several machines.
+
+    A repository's share is a stable hash of its name, so every tag of a repository (and its
+    tag-details.md) lands in one share and the shares' trees never overlap."""
+
+    number: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        number, slash, count = text.partition("/")
+        try:
+            shard = cls(int(number), int(count))
+        except ValueError:
+            shard = cls(0, 0)
+        if not slash or not 1 <= shard.number <= shard.count:
+            raise ValueError(f"--shard {text!r}: expected K/N with 1 ≤ K ≤ N, as 2/4")
+        return shard
+
+    def holds(self, repo: str) -> bool:
+        return zlib.crc32(repo.encode()) % self.count == self.number - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One listed image: where it is read from, and which document it becomes."""
+
+    spec: str
+    selector: str | None
+    name: str | None
+    tag: str
+    digest: str | None
+    repo: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo}:{self.tag}"
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)  # by source, then as the source lists them
+    # Sources only this process can read again (standard input): workers are not used.
+    opened: dict[str, Source] = field(default_factory=dict)
+
+
+def plan(
+    spec: str,
+    reporter: Reporter,
+    summary: Summary,
+    *,
+    name: str | None = None,
+    host: str | None = None,
+    shard: Shard | None = None,
+) -> Plan:
+    """Every tagged image of the source(s) once, with the document it becomes.
+
+    `shard`: only the repositories of that share (see Shard)."""
+    specs = source_specs(spec)
+    result = Plan()
+    seen: dict[tuple[str, str], str] = {}  # (repo, tag) → the source that gave it first
+    for member in specs:
+        try:
+            source, selector = open_source(member, **({"host": host} if host else {}))
+            references = source.references()
+            if selector:
+                references = [source._choose(selector)]
+        except (SourceError, LookupError, ValueError, OSError) as error:
+            if len(specs) == 1:
+                raise  # the one source given cannot be read: bad input
+            summary.failed += 1
+            reporter.failure(member, one_line(error))
+            continue
+        if path_of(member) == Path("-"):
+            result.opened[member] = source  # standard input can be read only once
+        fallback = name or default_name(member)
+        untagged: list[str] = []
+        unnamed = False
+        for reference in references:
+            if not reference.tag:
+                untagged.append(reference.selector or reference.digest or "?")
+                continue
+            unnamed |= not reference.name
+            repo = repo_name(reference.name or fallback)
+            if shard is not None and not shard.holds(repo):
+                continue
+            job = Job(
+                member,
+                reference.selector or reference.digest,
+                reference.name,
+                reference.tag,
+                reference.digest,
+                repo,
+            )
+            problem = path_problem(repo, job.tag)
+            if problem:
+                summary.failed += 1
+                reporter.failure(f"{member}: {job.label}", problem)
+                continue
+            first = seen.get((repo, job.tag))
+            if first is not None:  # several drivers or archives, or two names mapped alike
+                summary.skipped += 1
+                where = "it is listed twice" if first == member else f"{first} holds it too"
+                reporter.note(f"{member}: {job.label} skipped: {where}")
+                continue
+            seen[(repo, job.tag)] = member
+            result.jobs.append(job)
+        if unnamed:
+            reporter.note(f"{member}: images named by tag only are filed under {fallback!r}")
+        if untagged:
+            summary.skipped += len(untagged)
+            shown = ", ".join(untagged[:3]) + (", …" if len(untagged) > 3 else "")
+            reporter.note(f"{member}: {len(untagged)} untagged image(s) skipped ({shown})")
+    return result

@@ -1,0 +1,149 @@
+"""`verify` reports: text for people, JSON (`reconstruct/verify/v1`) for tools; and the progress
+bar drawn on a terminal while layers are read."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TextIO
+
+from ..verify import Check, Verdict, VerifyReport
+
+SCHEMA = "reconstruct/verify/v1"
+_VERDICT_WIDTH = max(len(v.value) for v in Verdict)
+
+
+def render_text(report: VerifyReport) -> str:
+    how = " (read once, hashed as it streamed)" if report.streamed else ""
+    lines = [f"verify {report.source}{how}"]
+    for group in report.groups:
+        lines.append("")
+        lines.append(
+            group.label
+            + (f"  {group.digest}" if group.digest and group.digest != group.label else "")
+        )
+        platform = None
+        for check in group.checks:
+            if check.platform != platform and check.platform:
+                lines.append(f"  [{check.platform}]")
+            platform = check.platform
+            lines += _check_lines(check)
+    lines.append("")
+    lines.append(summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _check_lines(check: Check) -> list[str]:
+    what = check.kind + (f" {check.position}" if check.position is not None else "")
+    name = f"{check.name}  " if check.name else ""
+    lines = [f"  {check.verdict.value:<{_VERDICT_WIDTH}}  {what:<9} {name}{check.reason}"]
+    if check.urls:
+        lines.append(f"  {'':<{_VERDICT_WIDTH}}  {'':<9} urls: {' '.join(check.urls)}")
+    return lines
+
+
+def summary(report: VerifyReport) -> str:
+    counts = report.counts()
+    normal = counts["missing_normal"]
+    missing = f"{counts['missing']} missing" + (f" ({normal} normal)" if normal else "")
+    parts = [
+        f"{counts['ok']} ok",
+        f"{counts['mismatch']} mismatch",
+        missing,
+        f"{counts['not checkable']} not checkable",
+    ]
+    if report.failed:
+        verdict = "FAILED"
+    elif counts["ok"] == 0 and counts["not checkable"]:
+        verdict = "nothing to verify"
+    else:
+        verdict = "verified"
+    return ", ".join(parts) + f": {verdict}"
+
+
+def render_json(report: VerifyReport) -> str:
+    document = {
+        "schema": SCHEMA,
+        "source": report.source,
+        "transport": report.transport,
+        "streamed": report.streamed,
+        "exit_code": report.exit_code,
+        "summary": report.counts(),
+        "groups": [
+            {
+                "label": group.label,
+                "digest": group.digest,
+                "checks": [_check_json(check) for check in group.checks],
+            }
+            for group in report.groups
+        ],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _check_json(check: Check) -> dict[str, object]:
+    return {
+        "kind": check.kind,
+        "name": check.name or None,
+        "verdict": check.verdict.value,
+        "reason": check.reason,
+        "platform": check.platform,
+        "normal": check.normal,
+        "urls": check.urls,
+        "size": check.size,
+        "position": check.position,
+    }
+
+
+class TerminalProgress:
+    """A rich progress bar on a terminal (the CLI uses it only when stderr is one).
+
+    Drawn from the caller's thread (no refresh thread): layers are read by forked worker
+    processes, and forking a process that runs threads is asking for trouble.
+    """
+
+    REFRESH_SECONDS = 0.1
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._progress = None
+        self._task = None
+        self._drawn = 0.0
+
+    def start(self, total: int | None, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=self._stream),
+            auto_refresh=False,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(f"verify: {description}", total=total)
+
+    def update(self, done: int) -> None:
+        if self._progress is None or self._task is None:
+            return
+        self._progress.update(self._task, completed=done)
+        now = time.monotonic()
+        if now - self._drawn >= self.REFRESH_SECONDS:
+            self._drawn = now
+            self._progress.refresh()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self._progress = self._task = None
