@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from dateutil import parser as dateparser
@@ -13,6 +14,11 @@ _UNITS = ("B", "KB", "MB", "GB", "TB")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 EPOCH_DATE = "Thu, 01 Jan 1970 00:00:00 GMT"
+_FRACTION = re.compile(r"(?<=T\d\d:\d\d:\d\d)\.(\d+)")
+
+
+def _six_digits(match: re.Match[str]) -> str:
+    return "." + (match.group(1) + "000000")[:6]
 
 
 def human_size(size: int) -> str:
@@ -34,10 +40,15 @@ def parse_date(value: str | None) -> datetime | None:
     """An RFC 3339 timestamp (any fraction length, any offset) as an aware UTC datetime."""
     if not value or not isinstance(value, str):
         return None
+    text = value.strip()
     try:
-        parsed = dateparser.isoparse(value.strip())
-    except (ValueError, OverflowError):
-        return None  # strict on purpose: a fuzzy parser turns "5" into a date
+        # the common shape first (`2019-09-11T17:56:40.123456789Z`): fromisoformat is C code
+        parsed = datetime.fromisoformat(_FRACTION.sub(_six_digits, text))
+    except ValueError:
+        try:
+            parsed = dateparser.isoparse(text)
+        except (ValueError, OverflowError):
+            return None  # strict on purpose: a fuzzy parser turns "5" into a date
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:

@@ -28,6 +28,10 @@ class Source(ABC):
     def get(self, selector: str | None = None) -> Target:
         """One image or index; `selector` is a tag, name:tag or digest (None: the only one)."""
 
+    def get_reference(self, reference: Reference) -> Target:
+        """One of `references()`, read directly (a store's every image: no lookup per image)."""
+        return self.get(reference.selector or reference.digest)
+
     def _choose(self, selector: str | None) -> Reference:
         """Pick one of `references()` by tag, name:tag, name or digest (prefix)."""
         refs = self.references()

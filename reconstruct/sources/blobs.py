@@ -49,6 +49,7 @@ class DirectoryBlobStore(BlobStore):
         self.root = root
         self.patterns = patterns
         self.keep_mtime = keep_mtime  # a registry's blob mtimes are its Last-Modified
+        self._real_root: str | None = None
 
     def path(self, digest: str) -> Path | None:
         """The first existing file for `digest` among the patterns, inside the store."""
@@ -57,10 +58,26 @@ class DirectoryBlobStore(BlobStore):
         except SourceError:
             return None
         for pattern in self.patterns:
-            path = self.root / pattern.format(alg=alg, hex=hexpart, short=hexpart[:2])
-            if path.is_file() and _inside(path, self.root):
+            relative = pattern.format(alg=alg, hex=hexpart, short=hexpart[:2])
+            path = self.root / relative
+            if path.is_file() and self._inside(path, relative):
                 return path
         return None
+
+    def _inside(self, path: Path, relative: str) -> bool:
+        """No symlink below the root (a few lstat calls), else where the symlinks lead."""
+        folder = str(self.root)
+        for part in relative.split("/"):
+            folder = os.path.join(folder, part)
+            if os.path.islink(folder):
+                if self._real_root is None:
+                    self._real_root = os.path.realpath(self.root)
+                real = os.path.realpath(path)
+                try:
+                    return os.path.commonpath([real, self._real_root]) == self._real_root
+                except ValueError:
+                    return False
+        return True
 
     def stat(self, digest: str) -> BlobInfo | None:
         path = self.path(digest)
@@ -105,12 +122,3 @@ def read_small_file(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as error:
         raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    """False for a blob path that a symlink leads out of the store."""
-    try:
-        real = os.path.realpath(path)
-        return os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
-    except ValueError:
-        return False

@@ -138,11 +138,17 @@ class RegistryDirSource(Source):
 
     def _untagged(self, name: str, tagged: set[str]) -> list[str]:
         """Revisions no tag names and no index of this repository lists (its platforms)."""
-        revisions = [d for d in self.revisions(name) if self.store.stat(d) is not None]
+        revisions: list[str] = []
         children: set[str] = set()
-        for digest in revisions:
+        for digest in self.revisions(name):
+            data = self.store.read(digest)
+            if data is None:
+                continue
+            revisions.append(digest)
+            if b'"manifests"' not in data:
+                continue  # only an index lists other manifests: no need to parse the rest
             try:
-                document = parse_json(self.store.read(digest) or b"{}", digest)
+                document = parse_json(data, digest)
             except SourceError:
                 continue
             if kind_of(document) == "index":
@@ -200,7 +206,9 @@ class RegistryDirSource(Source):
         return super()._choose(selector)
 
     def get(self, selector: str | None = None) -> Target:
-        ref = self._choose(selector)
+        return self.get_reference(self._choose(selector))
+
+    def get_reference(self, ref: Reference) -> Target:
         what = ref.selector or ref.digest or "?"
         if not ref.digest:
             raise SourceError(
