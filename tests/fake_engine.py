@@ -15,7 +15,9 @@ that its size 0 is ambiguous). Layer sizes on disk are stood in for by the compr
 
 Misbehaviours for error tests: `mode="old"` answers an API version of 1.12, `mode="reject"`
 answers the version request with 400 as an engine refusing the client's API version does,
-`mode="hang"` accepts connections and never answers.
+`mode="hang"` accepts connections and never answers, `mode="new"` answers an API version newer
+than any client knows (1.99), `mode="cut"` stops an export halfway, as a daemon stopped in the
+middle of `docker save` does.
 """
 
 from __future__ import annotations
@@ -427,8 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "version is 1.23"
                     },
                 )
-            version = "1.12" if fake.mode == "old" else API_VERSION
-            return self._json(200, _version(version))
+            return self._json(200, _version(self._api_version()))
         if path == "/images/json":
             return self._json(200, [image.summary() for image in fake.images])
         match = re.fullmatch(r"/images/(.+)/(json|history|get)", path)
@@ -452,6 +453,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._common_headers()
         self.end_headers()
         sent = 0
+        if self.fake.mode == "cut":  # the daemon goes away after the first half
+            data = data[: len(data) // 2]
         try:
             for at in range(0, len(data), 32 * 1024):
                 chunk = data[at : at + 32 * 1024]
@@ -459,6 +462,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 sent += len(chunk)
                 time.sleep(0)  # let the reader run, so an early hang-up is seen early
+            if self.fake.mode == "cut":
+                self.close_connection = True
+                return  # no terminating chunk: the connection just ends
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -478,8 +484,11 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
 
+    def _api_version(self) -> str:
+        return {"old": "1.12", "new": "1.99"}.get(self.fake.mode, API_VERSION)
+
     def _common_headers(self) -> None:
-        self.send_header("Api-Version", "1.12" if self.fake.mode == "old" else API_VERSION)
+        self.send_header("Api-Version", self._api_version())
         self.send_header("Docker-Experimental", "false")
         self.send_header("Ostype", "windows")
         self.send_header("Server", "Docker/20.10.23 (windows)")
