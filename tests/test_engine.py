@@ -28,16 +28,16 @@ import pytest
 
 from reconstruct.model import Image, Target
 from reconstruct.sources import SourceError, engine, open_source
-from reconstruct.sources.engine import (
-    EngineSource,
+from reconstruct.sources.engine import EngineSource, closest_tags, looks_like_reference
+from reconstruct.sources.engineexport import STREAM_BUFFER, read_export
+from reconstruct.sources.enginehistory import (
     Evidence,
+    Guess,
     HistoryEntry,
-    closest_tags,
     evidence_from,
     infer_layers,
-    looks_like_reference,
-    read_export,
 )
+from reconstruct.sources.partial import sha256_digest
 from reconstruct.text import parse_date
 
 from .clirun import assert_one_line_error, run
@@ -110,7 +110,7 @@ def test_size_zero_runs_are_flagged_and_checkpoints_settle_them():
     )
     evidence = evidence_from(history, 3)
     guesses = infer_layers(evidence)
-    assert guesses[3] == engine.Guess(True)  # metadata: never a layer of its own
+    assert guesses[3] == Guess(True)  # metadata: never a layer of its own
     assert not guesses[0].uncertain
     assert all(guesses[i].uncertain for i in (1, 2, 4))
     assert sum(not g.empty_layer for g in guesses) == 3  # the guess still adds up
@@ -189,8 +189,8 @@ def _tar(members: list[tuple[str, bytes]]) -> bytes:
 
 def test_the_export_is_read_only_up_to_the_config():
     config = b'{"rootfs": {"diff_ids": []}, "history": []}'
-    digest = engine.sha256_digest(config)
-    big = os.urandom(4 * engine.STREAM_BUFFER)
+    digest = sha256_digest(config)
+    big = os.urandom(4 * STREAM_BUFFER)
     archive = _tar(
         [
             (f"{'0' * 64}/layer.tar", b"x" * 1000),
@@ -202,7 +202,7 @@ def test_the_export_is_read_only_up_to_the_config():
     stream = io.BytesIO(archive)
     found = read_export(stream.read, digest, want_layer_sources=False)
     assert found.config == config and found.layout == "legacy" and not found.complete
-    assert found.bytes_read <= 2 * engine.STREAM_BUFFER < len(archive)
+    assert found.bytes_read <= 2 * STREAM_BUFFER < len(archive)
     # Windows: the LayerSources of manifest.json (at the end) are waited for
     found = read_export(io.BytesIO(archive).read, digest, want_layer_sources=True)
     assert found.manifest_json is not None and found.bytes_read >= len(archive) - 10240
@@ -495,7 +495,7 @@ def test_dockerd_export_reading_stops_at_the_config(dockerd, docker_images):
         whole = _engine_export(dockerd, image.config_digest or "")
         config_end = _member_end(whole, f"{(image.config_digest or '')[7:]}.json")
         read = source.exports[-1]
-        assert read.bytes_read <= min(len(whole), config_end + engine.STREAM_BUFFER + 2048), ref
+        assert read.bytes_read <= min(len(whole), config_end + STREAM_BUFFER + 2048), ref
         print(f"{ref}: read {read.bytes_read} of {len(whole)} bytes (config ends at {config_end})")
 
 

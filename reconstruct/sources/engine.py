@@ -8,19 +8,14 @@ default socket) unless `host` names another; Podman serves the same API (`podman
 
 Two ways to read an image:
 
-- fast (default): image inspect + history, two small requests. The history endpoint has no
-  `empty_layer` flag and dockerd reports size 0 both for a step that made no layer and for a
-  layer that holds no file data (`RUN mkdir /x`, `RUN touch /x`, `COPY` of an empty file).
-  `infer_layers` decides what is certain from the sizes, the number of diff_ids and the
-  instruction (ENV, CMD… make no layer; Podman's sizes are tar sizes, so its 0 is never a layer),
-  settles more with the classic builder's intermediate images when they exist (each history
-  entry's `Id` names an image whose layer count is a checkpoint), guesses the rest from the
-  instruction and marks every step whose layer mapping is a guess (`Step.uncertain`).
-- exact: `GET /images/{id}/get` (the `docker save` archive) streamed through a tar reader that
-  stops as soon as the image's own config, and where it adds anything the manifest, have passed.
-  Used when asked (`exact=True`), or by itself when the fast path is unsure and the image is
-  small (EXACT_AUTO_LIMIT); otherwise a warning says that `--exact` exists.
+- fast (default): image inspect + history, two small requests; which history entries made a
+  layer is inferred by enginehistory.py, with the classic builder's intermediate images as
+  checkpoints when they exist, and every guessed step is marked (`Step.uncertain`).
+- exact: the engine's export, streamed and read only up to the image's own config (and manifest)
+  by engineexport.py. Used when asked (`exact=True`), or by itself when the fast path is unsure
+  and the image is small (EXACT_AUTO_LIMIT); otherwise a warning says that `--exact` exists.
 
+This module is the source itself: references, engine access, and errors in words.
 The docker SDK is imported inside `_connect` only: `reconstruct --help` and every other source
 never pay for it (it costs about 0.15 s).
 """
@@ -33,20 +28,19 @@ import os
 import re
 import socket
 import stat
-import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..history import image_instructions
-from ..model import Image, Platform, Reference, Step, Target
+from ..model import Image, Reference, Target
 from ..refs import display_name, split_reference
 from ..text import human_size, parse_date
 from .base import Source, SourceError
-from .blobs import MAX_METADATA_BYTES, MemoryBlobStore
-from .partial import image_from_config, image_from_manifest, parse_json, sha256_digest
+from .engineexport import image_from_export, read_export
+from .enginehistory import HistoryEntry, evidence_from, infer_layers
+from .partial import image_from_config
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 PODMAN_SOCKETS = ("/run/podman/podman.sock",)
@@ -58,9 +52,6 @@ EXPORT_TIMEOUT = 300.0
 EXACT_AUTO_LIMIT = 200_000_000
 # Intermediate images looked up to settle an uncertain history, at most.
 MAX_PROBES = 64
-# Small JSON blobs of an OCI layout inside the export are read to find the manifest.
-MANIFEST_SEARCH_LIMIT = 256 * 1024
-STREAM_BUFFER = 256 * 1024  # read-ahead past the config: at most this much
 GO_ZERO_YEAR = 1  # Go's zero time: the engine's way of saying "no date"
 
 # The distribution reference grammar (docker/distribution/reference), with an optional digest.
@@ -107,337 +98,6 @@ def closest_tags(wanted: str, tags: list[str], count: int = 3) -> list[str]:
     name, tag = split_reference(wanted.split("@", 1)[0])
     probe = f"{display_name(name) or ''}:{tag or 'latest'}"
     return [short[s] for s in difflib.get_close_matches(probe, list(short), n=count, cutoff=0.5)]
-
-
-# --- the fast path: which history entries made a layer -----------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One entry of `GET /images/{id}/history`, oldest first."""
-
-    created: int | None
-    created_by: str | None
-    comment: str | None
-    size: int
-    id: str | None  # an image whose history ends here (classic builder); None for `<missing>`
-
-
-@dataclass(frozen=True)
-class Guess:
-    """What the fast path decided for one history entry."""
-
-    empty_layer: bool
-    uncertain: str | None = None
-
-
-# Instructions that never make a layer of their own: their history entry has size 0 unless a
-# builder committed a layer anyway (Windows builders of 2016–2019 did, ~1 KB: never size 0).
-_METADATA = frozenset(
-    {"ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "USER", "ARG", "ONBUILD",
-     "STOPSIGNAL", "HEALTHCHECK", "SHELL", "MAINTAINER"}
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the Engine API says about an image's history, oldest entry first.
-
-    `sizes`: the history's sizes (> 0: certainly a layer; 0: no layer, or a layer without file
-    data; < 0: unknown). `metadata`: entries whose instruction makes no layer, so that size 0
-    means none. `sizes_exact`: the engine reports a real layer's tar size (Podman: never 0), so
-    size 0 always means no layer. `priors`: how likely each entry is a layer when the facts
-    allow both (higher: more likely).
-    """
-
-    sizes: list[int]
-    layer_count: int
-    metadata: frozenset[int] = frozenset()
-    priors: list[int] = field(default_factory=list)
-    sizes_exact: bool = False
-
-
-def evidence_from(
-    entries: list[HistoryEntry],
-    layer_count: int,
-    shell: list[str] | None = None,
-    windows: bool = False,
-    sizes_exact: bool = False,
-) -> Evidence:
-    """Read each entry's instruction (as `history.image_instructions` parses it) into Evidence."""
-    image = Image(
-        platform=Platform(os="windows" if windows else None),
-        shell=shell,
-        steps=[Step(created_by=entry.created_by) for entry in entries],
-    )
-    metadata, priors = set(), []
-    for i, (entry, instruction) in enumerate(zip(entries, image_instructions(image), strict=True)):
-        if instruction.keyword in _METADATA:
-            metadata.add(i)
-        if instruction.windows_base or not entry.created_by:  # `Apply image`, `docker import`
-            priors.append(3)
-        elif instruction.keyword in ("COPY", "ADD"):  # a layer even when it copied empty files
-            priors.append(2)
-        elif instruction.keyword in _METADATA:
-            priors.append(-2)
-        elif instruction.keyword == "WORKDIR":  # a layer when it created the directory: usual
-            priors.append(1)
-        elif instruction.keyword == "RUN":
-            priors.append(_run_prior(instruction.arguments))
-        else:
-            priors.append(0)
-    return Evidence(
-        [entry.size for entry in entries], layer_count, frozenset(metadata), priors, sizes_exact
-    )
-
-
-# RUN commands whose changes hold no file data (directories, empty files, links, owners) versus
-# ones that change nothing at all. dockerd ≥ 1.13 drops a RUN's empty diff; older engines and
-# BuildKit keep it, so the command is the only hint, and a weak one.
-_CREATES_NO_DATA = re.compile(
-    r"(^|[\s;&|(])(mkdir|touch|ln|chmod|chown|useradd|adduser|addgroup|groupadd)\s|>"
-)
-_CHANGES_NOTHING = re.compile(
-    r"^\s*(true|:|exit 0|sleep \d+|pwd|id|whoami|env|printenv\b.*|uname\b.*|date|"
-    r"(echo|ls|cat|which)\b[^>|]*|\S+ (-v|-V|--version))\s*$"
-)
-
-
-def _run_prior(command: str) -> int:
-    if _CHANGES_NOTHING.match(command):
-        return -1
-    return 1 if _CREATES_NO_DATA.search(command) else 0
-
-
-def infer_layers(evidence: Evidence, checkpoints: dict[int, int] | None = None) -> list[Guess]:
-    """Decide empty_layer for each history entry, and mark every decision that is a guess.
-
-    Facts: size > 0 is a layer; size 0 of a metadata instruction (or on an engine whose sizes are
-    exact) is none; the layers add up to the diff_ids; `checkpoints[i] = n` says entries 0..i made
-    n layers (an intermediate image's layer count). Every assignment that fits the facts is
-    considered: an entry is certain when all of them agree on it (whether it made a layer, and
-    which). Among the rest the priors choose, and the entries they decide are marked uncertain.
-    When nothing fits, the metadata rule and then the checkpoints are dropped; when still nothing
-    fits, the sizes are kept and every step is marked.
-    """
-    attempts = [(evidence.metadata, checkpoints or {}), (frozenset(), checkpoints or {})]
-    if checkpoints:
-        attempts += [(evidence.metadata, {}), (frozenset(), {})]
-    for metadata, points in attempts:
-        guesses = _solve(evidence, metadata, points)
-        if guesses is not None:
-            return guesses
-    reason = (
-        f"the engine's history sizes do not add up to the image's {evidence.layer_count} "
-        "layers: whether this step made a layer is unknown"
-    )
-    return [Guess(size <= 0, reason) for size in evidence.sizes]
-
-
-def _solve(
-    evidence: Evidence, metadata: frozenset[int], checkpoints: dict[int, int]
-) -> list[Guess] | None:
-    sizes, layer_count = evidence.sizes, evidence.layer_count
-    count = len(sizes)
-    choices = [_choices(size, i in metadata, evidence.sizes_exact) for i, size in enumerate(sizes)]
-    # reach[i]: layer counts possible after entries 0..i-1, counted from the start
-    reach: list[set[int]] = [{0}]
-    for i in range(count):
-        options = {p + x for p in reach[i] for x in choices[i] if p + x <= layer_count}
-        if i in checkpoints:
-            options &= {checkpoints[i]}
-        reach.append(options)
-    # back[i]: of those, the counts from which the end (every layer) is still reachable
-    back: list[set[int]] = [set() for _ in range(count + 1)]
-    back[count] = {layer_count} & reach[count]
-    for i in range(count - 1, -1, -1):
-        back[i] = {p for p in reach[i] if any(p + x in back[i + 1] for x in choices[i])}
-    if not back[0]:
-        return None
-    priors = evidence.priors or [0] * count
-    chosen = _best_path(choices, priors, back)
-    guesses = []
-    for i in range(count):
-        made = {x for p in back[i] for x in choices[i] if p + x in back[i + 1]}
-        if len(made) > 1:
-            what = "a layer" if chosen[i] else "no layer"
-            guesses.append(
-                Guess(
-                    not chosen[i],
-                    "the engine reports size 0 for no layer and for a layer without file data: "
-                    f"guessed {what} from the instruction",
-                )
-            )
-        elif chosen[i] and len({p for p in back[i] if p + 1 in back[i + 1]}) > 1:
-            guesses.append(Guess(False, "which layer this step made depends on uncertain steps"))
-        else:
-            guesses.append(Guess(not chosen[i]))
-    return guesses
-
-
-def _choices(size: int, metadata: bool, sizes_exact: bool) -> tuple[int, ...]:
-    if size > 0:
-        return (1,)
-    if size == 0 and (metadata or sizes_exact):
-        return (0,)
-    return (0, 1)
-
-
-def _best_path(
-    choices: list[tuple[int, ...]], priors: list[int], back: list[set[int]]
-) -> list[int]:
-    """The feasible assignment with the highest prior score (ties: the first one found)."""
-    score: dict[int, tuple[int, list[int]]] = {0: (0, [])}
-    for i, options in enumerate(choices):
-        following: dict[int, tuple[int, list[int]]] = {}
-        for p, (total, path) in score.items():
-            for x in options:
-                if p + x not in back[i + 1]:
-                    continue
-                candidate = (total + (priors[i] if x else 0), [*path, x])
-                if p + x not in following or candidate[0] > following[p + x][0]:
-                    following[p + x] = candidate
-        score = following
-    return next(iter(score.values()))[1]
-
-
-# --- the exact path: the engine's export, read only as far as needed ---------------------------
-
-
-@dataclass
-class ExportRead:
-    """What one streamed `GET /images/{id}/get` gave, and how much of it was read."""
-
-    config: bytes | None = None
-    manifest_json: bytes | None = None  # the legacy `manifest.json` (LayerSources)
-    oci_manifest: tuple[str, bytes] | None = None  # (digest, bytes) naming the config
-    layout: str | None = None  # "legacy" or "oci", from where the config was
-    bytes_read: int = 0
-    members: int = 0
-    complete: bool = False  # the archive was read to its end
-
-
-class _Counting:
-    """A read-only file object over `read(size)` that counts what it hands out."""
-
-    def __init__(self, read: Callable[[int], bytes]):
-        self._read = read
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._read(size if size and size > 0 else STREAM_BUFFER)
-        self.count += len(data)
-        return data
-
-
-def read_export(
-    read: Callable[[int], bytes], config_digest: str, *, want_layer_sources: bool
-) -> ExportRead:
-    """Walk a `docker save` stream header by header; keep the config (and manifest), stop early.
-
-    Docker ≤ 24 writes the archive in name order (`<v1 id>/layer.tar`, `<image id>.json`,
-    `manifest.json`, `repositories`), so the config passes at a random point among the layers and
-    `manifest.json` near the end; it is waited for only when its LayerSources (foreign layers)
-    matter. Docker ≥ 25 writes an OCI layout: config and manifest are blobs, in digest order.
-    Podman writes layers first, then the config.
-    """
-    hexpart = config_digest.split(":", 1)[-1]
-    legacy_name, blob_name = f"{hexpart}.json", f"blobs/sha256/{hexpart}"
-    counting = _Counting(read)
-    found = ExportRead()
-    try:
-        with tarfile.open(fileobj=counting, mode="r|", bufsize=STREAM_BUFFER) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                found.members += 1
-                name = member.name.removeprefix("./")
-                if not member.isfile():
-                    continue
-                if name in (legacy_name, blob_name):
-                    found.config = _member_data(tar, member, MAX_METADATA_BYTES)
-                    found.layout = "legacy" if name == legacy_name else "oci"
-                elif name == "manifest.json":
-                    found.manifest_json = _member_data(tar, member, MAX_METADATA_BYTES)
-                elif name.startswith("blobs/") and member.size <= MANIFEST_SEARCH_LIMIT:
-                    data = _member_data(tar, member, MANIFEST_SEARCH_LIMIT)
-                    if _names_config(data, config_digest):
-                        found.oci_manifest = ("sha256:" + name.rsplit("/", 1)[-1], data)
-                if _enough(found, want_layer_sources):
-                    break
-            else:
-                found.complete = True
-    except (tarfile.TarError, EOFError, ValueError) as error:
-        raise SourceError(f"the engine's export is not a readable tar ({error})") from None
-    found.bytes_read = counting.count
-    return found
-
-
-def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
-    if member.size > limit:
-        raise SourceError(f"{member.name} in the engine's export is too large for metadata")
-    handle = tar.extractfile(member)
-    return handle.read() if handle is not None else b""
-
-
-def _names_config(data: bytes, config_digest: str) -> bool:
-    if not data.lstrip().startswith(b"{"):
-        return False
-    try:
-        document = parse_json(data, "blob")
-    except SourceError:
-        return False
-    config = document.get("config")
-    return isinstance(config, dict) and config.get("digest") == config_digest
-
-
-def _enough(found: ExportRead, want_layer_sources: bool) -> bool:
-    if found.config is None:
-        return False
-    if found.layout == "oci":
-        return found.oci_manifest is not None
-    return not want_layer_sources or found.manifest_json is not None
-
-
-def image_from_export(found: ExportRead, config_digest: str) -> Image:
-    """The model from the export's own config (and manifest, or LayerSources, where read)."""
-    if found.config is None:
-        raise SourceError(f"the engine's export does not hold the config {config_digest}")
-    warnings = []
-    actual = sha256_digest(found.config)
-    if actual != config_digest:
-        warnings.append(f"the exported config hashes to {actual}, not {config_digest}")
-    if found.oci_manifest is not None:
-        digest, data = found.oci_manifest
-        image = image_from_manifest(
-            MemoryBlobStore({config_digest: found.config}),
-            parse_json(data, f"manifest {digest}"),
-            digest=digest,
-            size=len(data),
-        )
-    else:
-        config = parse_json(found.config, f"config {config_digest}")
-        sources = _layer_sources(found.manifest_json, config_digest)
-        diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) or []
-        manifest = None
-        if sources:  # foreign (Windows base) layers: their distribution descriptors
-            manifest = {"layers": [sources.get(d) or {} for d in diff_ids if isinstance(d, str)]}
-        image = image_from_config(config, config_digest=config_digest, manifest=manifest)
-    image.warnings[:0] = warnings
-    return image
-
-
-def _layer_sources(manifest_json: bytes | None, config_digest: str) -> dict[str, Any]:
-    if manifest_json is None:
-        return {}
-    try:
-        entries = parse_json(b'{"m": ' + manifest_json + b"}", "manifest.json")["m"]
-    except SourceError:
-        return {}
-    hexpart = config_digest.split(":", 1)[-1]
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and str(entry.get("Config", "")).endswith(hexpart + ".json"):
-            sources = entry.get("LayerSources")
-            return sources if isinstance(sources, dict) else {}
-    return {}
 
 
 # --- the source --------------------------------------------------------------------------------
