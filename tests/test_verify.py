@@ -490,7 +490,9 @@ def test_docker_root_and_engine_are_partly_or_not_checkable(dockerd):
     report = verify(f"docker-root:{dockerd.data_root}")
     assert report.exit_code == 0
     configs = of(report, "config", Verdict.OK)
-    assert {c.name for c in configs} == {t.id for t in dockerd.images.values()}
+    # other tests may have built more images in the session's dockerd: the fixture's are there
+    assert {t.id for t in dockerd.images.values()} <= {c.name for c in configs}
+    assert of(report, "config") == configs  # and every config checked is ok
     assert of(report, "layer") and all(
         c.verdict is Verdict.NOT_CHECKABLE for c in of(report, "layer")
     )

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
+# the loop below runs from a work directory: a relative interpreter path must not break
+case "$python" in /*) ;; */*) python="$PWD/$python" ;; esac
 seconds=${FUZZ_SECONDS:-60}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 work=$(mktemp -d /tmp/reconstruct-fuzz-run-XXXXXX)
