@@ -41,6 +41,13 @@ class UserError(Exception):
     """Bad input: printed as one line, exit code 2."""
 
 
+# Options several commands share, spelled once.
+HostOption = Annotated[
+    str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
+]
+ConfigOption = Annotated[
+    str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
+]
 SourceArg = Annotated[str, typer.Argument(help="What to read: TRANSPORT:ARG[:SELECTOR] or a path.")]
 
 
@@ -66,9 +73,7 @@ def show(
             "before 2024 attestation entries are left out. Default: today's."
         ),
     ] = None,
-    config: Annotated[
-        str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
-    ] = None,
+    config: ConfigOption = None,
     no_trunc: Annotated[
         bool, typer.Option("--no-trunc", help="Table: do not cut instructions.")
     ] = False,
@@ -137,9 +142,7 @@ def list_source(
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON lines instead of a table.")
     ] = False,
-    host: Annotated[
-        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
-    ] = None,
+    host: HostOption = None,
 ) -> None:
     """List what a source holds: name, tag, digest (`ls docker-daemon:`: the engine's images)."""
     from . import service
@@ -216,9 +219,7 @@ def mirror_command(
             "layout's or archive's file name)."
         ),
     ] = None,
-    host: Annotated[
-        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
-    ] = None,
+    host: HostOption = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -264,12 +265,8 @@ def verify_command(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Processes reading layers. Default: one per CPU."),
     ] = None,
-    config: Annotated[
-        str | None, typer.Option(help="The config blob, when SOURCE is a lone manifest file.")
-    ] = None,
-    host: Annotated[
-        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
-    ] = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
 ) -> None:
     """Check every index, manifest, config and layer blob against the digest and size that name
     it, and every layer against its diff_id: exit 0 all ok, 1 a mismatch or an unexpected
@@ -309,9 +306,7 @@ def audit_command(
         typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity."),
     ] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
-    host: Annotated[
-        str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
-    ] = None,
+    host: HostOption = None,
 ) -> None:
     """Find secrets (masked), risky build steps, config and history problems: each finding with
     its step, rule id, severity and reason."""
