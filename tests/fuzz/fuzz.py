@@ -12,7 +12,9 @@ an accepted outcome; anything else escaping is a crash, which libFuzzer reports 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +28,7 @@ with atheris.instrument_imports():
 ACCEPTED = (SourceError, LookupError, ValueError)
 FORMATS = ("repo-info", "dockerfile", "json", "table")
 WORK = Path(tempfile.mkdtemp(prefix="reconstruct-fuzz-"))
+atexit.register(shutil.rmtree, WORK, True)
 
 
 def _exercise(spec: str) -> None:
