@@ -154,3 +154,15 @@ def test_missing_document_and_errors(tmp_path):
     result = run("show", missing)
     assert result.code == 2 and "does not exist upstream" in result.err
     assert run("compare", SAMPLE, tmp_path / "nope").code == 2
+
+
+def test_a_date_with_an_overflowing_year_is_unknown(tmp_path):
+    # found by the fuzzer: `# Wed, 11 Sep 99999999999999999999 …` raised OverflowError
+    doc = tmp_path / "year.md"
+    doc.write_text(
+        "## `x:1`\n\n-\tPlatforms: 1\n\t-\tlinux; amd64\n\n### `x:1` - linux; amd64\n\n"
+        "```dockerfile\n# Wed, 11 Sep 99999999999999999999 17:56:40 GMT\nRUN true\n```\n"
+    )
+    result = run("show", doc, "--format", "json")
+    assert result.code == 0, result.err
+    assert '"created": null' in result.out

@@ -56,7 +56,7 @@ def parse_imf_date(text: str) -> datetime | None:
             int(second),
             tzinfo=UTC,
         )
-    except ValueError:
+    except (ValueError, OverflowError):  # a year of many digits
         return None
 
 
