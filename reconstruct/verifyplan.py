@@ -292,7 +292,7 @@ def _legacy_entry(plan: Plan, group: Group, source: Source, entry: Any, layers: 
         distributed = entry.layer_sources.get(diff_id) if diff_id else None
         distributed = distributed if isinstance(distributed, dict) else {}
         urls = [u for u in distributed.get("urls") or [] if isinstance(u, str)]
-        foreign = distributed.get("mediaType") in FOREIGN_MEDIA_TYPES
+        foreign = str(distributed.get("mediaType")) in FOREIGN_MEDIA_TYPES
         check = Check("layer", path, Verdict.MISSING, "", urls=urls, position=position)
         group.checks.append(check)
         member = tar.resolve(path)

@@ -176,6 +176,8 @@ def _json_cases() -> dict[str, bytes]:
         "json-negative-enormous-sizes": json.dumps(sizes_manifest).encode(),
         "json-wrong-media-type": json.dumps(wrong_type).encode(),
         "json-history-diffid-mismatch": json.dumps(mismatch).encode(),
+        # found by the fuzzer in CI: an unhashable mediaType
+        "json-media-type-list": b'{"mediaType": [], "manifests": 5, "config": []}',
         "json-huge-string": b'{"history": [{"created_by": "' + b"A" * (20 * 1024 * 1024) + b'"}]}',
     }
 

@@ -49,7 +49,7 @@ def _first_line(error: Exception) -> str:
 
 def kind_of(document: dict[str, Any]) -> str:
     """'index', 'manifest', 'config', 'schema1' or 'unknown', by media type, then by shape."""
-    media_type = document.get("mediaType")
+    media_type = _str(document.get("mediaType"))
     if media_type in INDEX_MEDIA_TYPES or isinstance(document.get("manifests"), list):
         return "index"
     if document.get("schemaVersion") == 1 and "fsLayers" in document:

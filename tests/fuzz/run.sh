@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every reader for FUZZ_SECONDS each (default 60) on a copy of the kept corpus, so a run
 # never writes into the repository. Exit non-zero on the first crash (libFuzzer saves it in
-# the work directory and prints its path).
+# the work directory and prints its path). The seed is fixed (FUZZ_SEED, default 1) so that a
+# run explores the same inputs first wherever it runs; set another to explore further.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
@@ -16,7 +17,7 @@ for target in json archive layout repo-info; do
     cp tests/fuzz/corpus/"$target"/* "$work/$target/" 2>/dev/null || true
     echo "fuzz: $target for ${seconds}s"
     (cd "$work" && "$python" "$OLDPWD/tests/fuzz/fuzz.py" "$target" -max_total_time="$seconds" \
-        -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/$target-" "$work/$target" \
+        -seed="${FUZZ_SEED:-1}" -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/$target-" "$work/$target" \
         > "$work/$target.log" 2>&1) || { tail -40 "$work/$target.log"; echo "fuzz: $target FAILED"; exit 1; }
     runs=$(grep -o 'Done [0-9]* runs' "$work/$target.log" | tail -1 | grep -o '[0-9]*' || true)
     echo "fuzz: $target ok (${runs:-?} inputs)"
