@@ -21,7 +21,7 @@ from .layerdigest import Digester, Measured
 from .model import FOREIGN_MEDIA_TYPES, Reference
 from .sources import detect, open_source, parse_spec
 from .sources.base import Source, SourceError
-from .sources.partial import kind_of
+from .sources.partial import as_list, kind_of
 from .sources.rawblobs import read_file
 from .sources.tarindex import TarIndex, sniff, stream_index
 from .verify import Check, Expected, Group, Progress, Verdict, VerifyReport
@@ -350,7 +350,7 @@ def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
     plan.report.groups.append(group)
     walker = StoreWalker(plan, source.store, layers)  # type: ignore[attr-defined]
     if kind == "index":
-        for child in document.get("manifests") or []:
+        for child in as_list(document.get("manifests")):
             child = child if isinstance(child, dict) else {}
             walker._descriptor(
                 group,

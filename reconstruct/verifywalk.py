@@ -16,7 +16,7 @@ from .layerdigest import Job, Measured
 from .model import FOREIGN_MEDIA_TYPES
 from .sources.base import SourceError
 from .sources.blobs import BlobStore, check_digest
-from .sources.partial import kind_of
+from .sources.partial import as_list, kind_of
 from .sources.rawblobs import BlobLocation, file_size, locate, member_location
 from .sources.tarindex import TarBlobStore, TarIndex
 from .verify import Check, Expected, Group, Verdict, VerifyReport, judge
@@ -169,7 +169,7 @@ class StoreWalker:
         _compare_media_type(check, descriptor, document)
         group.checks.append(check)
         if kind == "index":
-            for child in document.get("manifests") or []:
+            for child in as_list(document.get("manifests")):
                 child = child if isinstance(child, dict) else {}
                 self._descriptor(
                     group,

@@ -32,6 +32,7 @@ from ..refs import split_reference
 from .base import Source, SourceError
 from .ocilayout import layout_references, layout_target
 from .partial import (
+    as_list,
     image_from_config,
     image_from_manifest,
     kind_of,
@@ -225,7 +226,7 @@ class DockerArchiveSource(Source):
         document = parse_json(data, f"{self.label}: blob {digest}")
         if kind_of(document) == "index":
             found: set[str] = set()
-            for child in document.get("manifests") or []:
+            for child in as_list(document.get("manifests")):
                 if isinstance(child, dict):
                     found |= self._configs_below(child, depth + 1)
             return found

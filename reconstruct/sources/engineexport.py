@@ -18,7 +18,14 @@ from typing import Any
 from ..model import Image
 from .base import SourceError
 from .blobs import MAX_METADATA_BYTES, MemoryBlobStore
-from .partial import image_from_config, image_from_manifest, parse_json, sha256_digest
+from .partial import (
+    as_dict,
+    as_list,
+    image_from_config,
+    image_from_manifest,
+    parse_json,
+    sha256_digest,
+)
 
 # Small JSON blobs of an OCI layout inside the export are read to find the manifest.
 MANIFEST_SEARCH_LIMIT = 256 * 1024
@@ -137,7 +144,7 @@ def image_from_export(found: ExportRead, config_digest: str) -> Image:
     else:
         config = parse_json(found.config, f"config {config_digest}")
         sources = _layer_sources(found.manifest_json, config_digest)
-        diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) or []
+        diff_ids = as_list(as_dict(config.get("rootfs")).get("diff_ids"))
         manifest = None
         if sources:  # foreign (Windows base) layers: their distribution descriptors
             manifest = {"layers": [sources.get(d) or {} for d in diff_ids if isinstance(d, str)]}

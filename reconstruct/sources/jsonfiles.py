@@ -12,6 +12,7 @@ from ..model import Image, Index, Reference, Target
 from .base import Source, SourceError
 from .blobs import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest, read_small_file
 from .partial import (
+    as_list,
     image_from_config,
     image_from_manifest,
     index_from_json,
@@ -84,7 +85,7 @@ class JsonFilesSource(Source):
                 continue  # layer blobs and other non-JSON files
         referenced = set()
         for document in documents.values():
-            for child in document.get("manifests") or []:
+            for child in as_list(document.get("manifests")):
                 if isinstance(child, dict):
                     referenced.add(child.get("digest"))
             if isinstance(document.get("config"), dict):

@@ -14,7 +14,7 @@ from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
 from .blobs import BlobStore, DirectoryBlobStore, read_small_file
-from .partial import parse_json, resolve
+from .partial import as_list, parse_json, resolve
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -23,7 +23,7 @@ CONTAINERD_NAME = "io.containerd.image.name"
 def layout_references(index: dict[str, Any]) -> list[tuple[Reference, dict[str, Any]]]:
     """One Reference per index.json entry, with the descriptor it names."""
     found = []
-    for descriptor in index.get("manifests") or []:
+    for descriptor in as_list(index.get("manifests")):
         if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
             continue
         annotations = descriptor.get("annotations") or {}

@@ -68,6 +68,16 @@ def kind_of(document: dict[str, Any]) -> str:
 # --- small typed getters: real files hold nulls and wrong types where strings belong ----------
 
 
+def as_list(value: Any) -> list[Any]:
+    """A JSON value that should be an array: anything else reads as empty."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON value that should be an object: anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def _str(value: Any) -> str | None:
     return clean_text(value) if isinstance(value, str) else None
 
@@ -170,13 +180,13 @@ def image_from_config(
         if isinstance(settings.get("ExposedPorts"), dict)
         else None,
         volumes=sorted(settings["Volumes"]) if isinstance(settings.get("Volumes"), dict) else None,
-        diff_ids=[d for d in rootfs.get("diff_ids") or [] if isinstance(d, str)],
+        diff_ids=[d for d in as_list(rootfs.get("diff_ids")) if isinstance(d, str)],
         steps=steps_from_history(config.get("history")),
     )
     if manifest is not None:
         image.manifest_media_type = _str(manifest.get("mediaType"))
-        image.config_media_type = _str((manifest.get("config") or {}).get("mediaType"))
-        image.layers = [layer_from_descriptor(d) for d in manifest.get("layers") or []]
+        image.config_media_type = _str(as_dict(manifest.get("config")).get("mediaType"))
+        image.layers = [layer_from_descriptor(d) for d in as_list(manifest.get("layers"))]
         image.annotations = _str_dict(manifest.get("annotations"))
     link_layers(image)
     return image
@@ -262,7 +272,7 @@ def index_from_json(
         media_type=_str(document.get("mediaType")),
         annotations=_str_dict(document.get("annotations")),
     )
-    for descriptor in document.get("manifests") or []:
+    for descriptor in as_list(document.get("manifests")):
         if not isinstance(descriptor, dict) or not _str(descriptor.get("digest")):
             index.warnings.append("an index entry has no digest and was skipped")
             continue
