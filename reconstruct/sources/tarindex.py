@@ -222,7 +222,8 @@ class TarBlobStore(BlobStore):
 # --- opening the input -------------------------------------------------------------------------
 
 
-def _index_stdin() -> TarIndex:
+def _stdin() -> tuple[BinaryIO, int | None]:
+    """Standard input's byte stream and its file descriptor (None for an in-memory stand-in)."""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
         raise SourceError("standard input is closed: nothing to read an archive from")
@@ -230,6 +231,13 @@ def _index_stdin() -> TarIndex:
         fd = stream.fileno()
         os.fstat(fd)
     except (OSError, ValueError, io.UnsupportedOperation):  # an in-memory stand-in (tests)
+        return stream, None
+    return stream, fd
+
+
+def _index_stdin() -> TarIndex:
+    stream, fd = _stdin()
+    if fd is None:
         return _index_stream(stream.read, "stdin")
     return _index_file(fd, "stdin", None)
 
@@ -298,15 +306,10 @@ def stream_index(
     bytes read (a progress bar).
     """
     if str(path) == "-":
-        stream = getattr(sys.stdin, "buffer", None)
-        if stream is None:
-            raise SourceError("standard input is closed: nothing to read an archive from")
-        try:
-            fd = stream.fileno()
-            os.fstat(fd)
-            raw_read: Callable[[int], bytes] = lambda size: os.read(fd, size)  # noqa: E731
-        except (OSError, ValueError, io.UnsupportedOperation):
-            raw_read = stream.read
+        stream, fd = _stdin()
+        raw_read: Callable[[int], bytes] = (
+            stream.read if fd is None else (lambda size: os.read(fd, size))
+        )
         return _stream_with(raw_read, "stdin", observe, on_read)
     label = str(path)
     try:
