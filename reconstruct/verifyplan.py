@@ -21,7 +21,7 @@ from .layerdigest import Digester, Measured
 from .model import FOREIGN_MEDIA_TYPES, Reference
 from .sources import detect, open_source, parse_spec
 from .sources.base import Source, SourceError
-from .sources.partial import as_list, kind_of
+from .sources.partial import kind_of
 from .sources.rawblobs import read_file
 from .sources.tarindex import TarIndex, sniff, stream_index
 from .verify import Check, Expected, Group, Progress, Verdict, VerifyReport
@@ -38,7 +38,6 @@ from .verifywalk import (
     member_key,
     metadata_check,
     named_digest,
-    platform_label,
     platform_label_of,
     valid_digest,
 )
@@ -350,16 +349,7 @@ def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
     plan.report.groups.append(group)
     walker = StoreWalker(plan, source.store, layers)  # type: ignore[attr-defined]
     if kind == "index":
-        for child in as_list(document.get("manifests")):
-            child = child if isinstance(child, dict) else {}
-            walker._descriptor(
-                group,
-                child,
-                platform_label(child.get("platform")),
-                top=False,
-                depth=1,
-                seen=frozenset({actual}),
-            )
+        walker.index_entries(group, document, None, 1, frozenset({actual}))
     elif kind == "manifest":
         config_path = getattr(source, "config", None)
         override = read_small_file(Path(config_path), "config") if config_path else None

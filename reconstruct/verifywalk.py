@@ -131,6 +131,26 @@ class StoreWalker:
                 check.normal = True
                 check.reason = "absent: this source holds metadata only (no layer blob at all)"
 
+    def index_entries(
+        self,
+        group: Group,
+        index: dict[str, Any],
+        platform: str | None,
+        depth: int,
+        seen: frozenset[str],
+    ) -> None:
+        """Check every entry an index lists (each entry's own platform first)."""
+        for child in as_list(index.get("manifests")):
+            child = child if isinstance(child, dict) else {}
+            self._descriptor(
+                group,
+                child,
+                platform_label(child.get("platform")) or platform,
+                top=False,
+                depth=depth,
+                seen=seen,
+            )
+
     def _descriptor(
         self,
         group: Group,
@@ -169,16 +189,7 @@ class StoreWalker:
         _compare_media_type(check, descriptor, document)
         group.checks.append(check)
         if kind == "index":
-            for child in as_list(document.get("manifests")):
-                child = child if isinstance(child, dict) else {}
-                self._descriptor(
-                    group,
-                    child,
-                    platform_label(child.get("platform")) or platform,
-                    top=False,
-                    depth=depth + 1,
-                    seen=seen | {digest},
-                )
+            self.index_entries(group, document, platform, depth + 1, seen | {digest})
         elif kind == "manifest":
             self.manifest(group, document, platform)
         elif kind == "config" and top:  # a folder of blobs topped by a config alone
