@@ -105,6 +105,15 @@ def repo_info_text(
     return "\n".join(lines)
 
 
+def printed_before_buildkit_awareness(text: str) -> bool:
+    """True for a step's text that only the generator before 2023 prints: `RUN RUN …`,
+    `RUN ENV …` (BuildKit's own history with `RUN ` put before it). Today's generator never
+    puts `RUN ` before a capitalised word, so such a line dates the document."""
+    if text.startswith("# ARGS: ") or not text.startswith("RUN "):
+        return False
+    return bool(_CAPS_WORD.match(text[len("RUN ") :]))
+
+
 def created_by_from_repo_info(text: str) -> str:
     """A `created_by` that renders back to `text` in every era (the inverse of the rules).
 

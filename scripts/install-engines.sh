@@ -1,51 +1,78 @@
 #!/bin/sh
-# Install the real container engines used by the `engines` tests (tests/engines.py).
+# Install every Debian package the test suite uses: the real container engines
+# (tests/plugins/engines.py) and the tools the tests call.
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only when
 # a wanted package has no candidate in the current lists. Quiet: apt's output
-# goes to a log file and one summary line is printed. Never fails its caller:
-# when this is not a root Debian machine, it says the engine tests will be
-# skipped and exits 0.
+# goes to a log file and one summary line is printed. When this is not a root
+# Debian machine, it says so in one line and exits 0: the tests that need these
+# tools are then skipped (and listed at the end). On a root Debian machine a
+# package that cannot be had is named in one line, and the tests that need it
+# fail (tests/needs.py): a skip there would hide a missing install step.
 set -u
 
-PACKAGES="docker.io buildah podman skopeo docker-registry busybox-static zstd xz-utils umoci"
-# Their Depends bring containerd, runc, tini (docker.io), crun, conmon, uidmap
-# (podman/buildah). The fixtures also run unshare and mount (util-linux, mount)
-# and gzip, normally present. Recommends are not wanted: fuse-overlayfs and
-# slirp4netns (we use vfs and no network), apparmor, needrestart.
-EXTRA="util-linux mount gzip"
+# Debian 12 ships the docker CLI inside docker.io; Debian 13 has it in docker-cli,
+# which docker.io only recommends (and Recommends are not installed here).
+PACKAGES="docker.io docker-cli buildah podman skopeo docker-registry busybox-static"
+# Depends bring containerd, runc, tini (docker.io), crun, conmon, uidmap (podman,
+# buildah). Recommends are not wanted: fuse-overlayfs and slirp4netns (we use vfs
+# and no network), apparmor, needrestart.
+# The tests also call: GNU time (peak memory of hostile inputs), the compressors,
+# unshare/setpriv/mount (util-linux, mount), sha256sum and diff (essential anyway).
+TOOLS="time zstd xz-utils gzip util-linux mount"
+# Packages that exist only in some releases; absent ones are not an error.
+OPTIONAL="docker-cli"
 LOG="${ENGINES_INSTALL_LOG:-/tmp/install-engines.log}"
 
-skip() {
-    echo "install-engines: $1; engine tests will be skipped"
+say_skip() {
+    echo "install-engines: $1; the tests that need real engines will be skipped"
     exit 0
 }
 
-[ "$(id -u)" = 0 ] || skip "not root"
-command -v apt-get >/dev/null 2>&1 || skip "no apt-get"
-[ -r /etc/debian_version ] || skip "not Debian"
+[ "$(id -u)" = 0 ] || say_skip "not root"
+command -v apt-get >/dev/null 2>&1 || say_skip "no apt-get"
+[ -r /etc/debian_version ] || say_skip "not Debian"
 
-missing() {
-    for p in $PACKAGES $EXTRA; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
-            printf '%s ' "$p"
-    done
+installed() {
+    dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+has_candidate() {
+    apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'
+}
+is_optional() {
+    case " $OPTIONAL " in *" $1 "*) return 0 ;; esac
+    return 1
 }
 
-todo=$(missing)
+todo=""
+for p in $PACKAGES $TOOLS; do
+    installed "$p" || todo="$todo $p"
+done
 if [ -z "$todo" ]; then
-    echo "install-engines: all engine packages already installed"
+    echo "install-engines: all packages already installed (Debian $(cat /etc/debian_version))"
     exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
 : >"$LOG"
 for p in $todo; do
-    if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        apt-get update >>"$LOG" 2>&1 || skip "apt-get update failed (see $LOG)"
+    if ! has_candidate "$p" && ! is_optional "$p"; then
+        apt-get update >>"$LOG" 2>&1 || echo "install-engines: apt-get update failed (see $LOG)"
         break
     fi
 done
+
+wanted="" absent=""
+for p in $todo; do
+    if has_candidate "$p"; then
+        wanted="$wanted $p"
+    elif ! is_optional "$p"; then
+        absent="$absent $p"
+    fi
+done
+[ -z "$absent" ] ||
+    echo "install-engines: not in this machine's Debian archive:$absent; the tests that need them will FAIL"
+[ -n "$wanted" ] || exit 0
 
 # docker.io's and docker-registry's postinst would start system services (a
 # dockerd on /var/run/docker.sock, a registry on :5000). The tests start their
@@ -59,8 +86,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 # shellcheck disable=SC2086  # the package list is split on purpose
-if apt-get install -y --no-install-recommends $todo >>"$LOG" 2>&1; then
-    echo "install-engines: installed $(echo $todo | wc -w) package(s): ${todo}(log: $LOG)"
+if apt-get install -y --no-install-recommends $wanted >>"$LOG" 2>&1; then
+    echo "install-engines: installed$wanted (Debian $(cat /etc/debian_version); log: $LOG)"
 else
-    skip "apt-get install failed (see $LOG)"
+    echo "install-engines: apt-get install failed (see $LOG); the tests that need these will FAIL"
 fi

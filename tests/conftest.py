@@ -3,7 +3,7 @@
 import ipaddress
 import sys
 
-pytest_plugins = ["tests.engines"]
+pytest_plugins = ["tests.engines", "tests.summary"]
 
 
 def _refuse_remote_connections(event: str, args: tuple) -> None:

@@ -46,6 +46,7 @@ import io
 import itertools
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -58,6 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from .needs import need_tools, unavailable
 
 COMMAND_TIMEOUT = 180  # seconds for any one engine command
 START_TIMEOUT = 60  # seconds for a daemon to answer
@@ -259,13 +262,13 @@ class Daemon:
         while time.monotonic() < deadline:
             if not self.alive():
                 self.stop()
-                pytest.skip(f"{self.name} exited at start: {self.log_tail()}")
+                unavailable(f"engines: {self.name} exited at start: {self.log_tail()}")
             with contextlib.suppress(OSError, http.client.HTTPException):
                 if ready():
                     return
             time.sleep(0.2)
         self.stop()
-        pytest.skip(f"{self.name} not ready after {timeout}s: {self.log_tail()}")
+        unavailable(f"engines: {self.name} not ready after {timeout}s: {self.log_tail()}")
 
     def stop(self) -> None:
         """SIGTERM the leader (so it can clean up), then the group, then SIGKILL."""
@@ -438,9 +441,7 @@ def require_engines(*binaries: str) -> None:
         pytest.skip("engines: RECONSTRUCT_SKIP_ENGINES is set")
     if os.geteuid() != 0:
         pytest.skip("engines: not root")
-    missing = [b for b in binaries if not (Path(b).is_file() if "/" in b else shutil.which(b))]
-    if missing:
-        pytest.skip(f"engines: missing {', '.join(missing)} (run scripts/install-engines.sh)")
+    need_tools(*binaries)
     _probe_namespaces()
 
 
@@ -456,7 +457,7 @@ def _probe_namespaces() -> None:
             except (EngineError, OSError) as exc:
                 _ns_probe_result.append(f"engines: private mount namespace unavailable: {exc}")
     if _ns_probe_result[0]:
-        pytest.skip(_ns_probe_result[0])
+        unavailable(_ns_probe_result[0])
 
 
 # --------------------------------------------------------------------------
@@ -898,7 +899,7 @@ def dockerd(
     """dockerd with busybox:local imported and the test images built; see Dockerd."""
     require_engines("dockerd", "containerd", "runc", "unshare")
     if not (Path(DOCKER_CLI).exists() or shutil.which("docker")):
-        pytest.skip("engines: no docker CLI")
+        unavailable("engines: no docker CLI")
     d = Dockerd(engines_tmp, engine_namespaces)
     try:
         d.start()
@@ -932,11 +933,21 @@ class DockerSave:
     manifest: list[dict]
     repositories: dict
     configs: dict[str, bytes]
+    layout: str = "legacy"  # "legacy" (Docker ≤ 24) or "oci" (Docker ≥ 25: an OCI layout inside)
+
+    def blob_name(self, member: str) -> str:
+        """How a reader names ``member``: itself (legacy), or the digest its path spells (oci)."""
+        if self.layout == "oci" and member.startswith("blobs/"):
+            algorithm, hexpart = member.split("/")[1:3]
+            return f"{algorithm}:{hexpart}"
+        return member
 
 
 @dataclass
 class DockerSaves:
-    """``docker save`` archives of the dockerd images (all legacy layout, Docker 20.10).
+    """``docker save`` archives of the dockerd images: the legacy layout from Docker ≤ 24
+    (Debian 12's 20.10), an OCI layout with manifest.json beside it from Docker ≥ 25
+    (Debian 13's 26); ``layout`` of each says which the engine wrote.
 
     ``full``        reconstruct-test/full:1, plain tar
     ``full_gz``     same, ``| gzip``;  ``full_zst``: ``| zstd``;  ``full_xz``: ``| xz``
@@ -972,7 +983,8 @@ def _read_docker_save(
         manifest = json.load(tar.extractfile("manifest.json"))
         repositories = json.load(tar.extractfile("repositories"))
         configs = {m["Config"]: tar.extractfile(m["Config"]).read() for m in manifest}
-    return DockerSave(path, refs, compression, manifest, repositories, configs)
+        layout = "oci" if "index.json" in tar.getnames() else "legacy"
+    return DockerSave(path, refs, compression, manifest, repositories, configs, layout)
 
 
 _COMPRESSORS = {
@@ -986,7 +998,9 @@ def _compress(save: DockerSave, kind: str) -> DockerSave:
     cmd, suffix = _COMPRESSORS[kind]
     out = save.path.with_name(save.path.name + suffix)
     run([*cmd, str(save.path)], stdout_path=out)
-    return DockerSave(out, save.refs, kind, save.manifest, save.repositories, save.configs)
+    return DockerSave(
+        out, save.refs, kind, save.manifest, save.repositories, save.configs, save.layout
+    )
 
 
 @pytest.fixture(scope="session")
@@ -1161,7 +1175,7 @@ def containers_storage(
     require_engines("buildah", "podman", "skopeo", "unshare")
     cs = ContainersStorage(engines_tmp, engine_namespaces)
     if len(str(cs.runroot)) > 50:
-        pytest.skip(f"engines: podman needs a runroot under 50 characters, not {cs.runroot}")
+        unavailable(f"engines: podman needs a runroot under 50 characters, not {cs.runroot}")
     cs.podman("import", "--quiet", str(build_context.base_tar), CS_BASE)
     return cs
 
@@ -1195,11 +1209,16 @@ def buildah(containers_storage: ContainersStorage, build_context: BuildContext) 
     ]
     # chroot isolation: no user namespace / network namespace / cgroup setup
     # needed, and then --network must not be given ("host" is implied).
+    # buildah ≥ 1.3x raises RUN's open-files limit to 1048576 unless told a limit; these
+    # machines allow a hard limit of 20000 and no raising, so RUN keeps the one we have.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     common = [
         "bud",
         "--quiet",
         "--isolation",
         "chroot",
+        "--ulimit",
+        f"nofile={soft}:{hard}",
         "--pull-never",
         "--signature-policy",
         str(cs.conf / "policy.json"),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from reconstruct.text import parse_date
 
 from .clirun import assert_one_line_error, run
 from .fake_engine import APP_TAG, SEED_INDEX_DIGEST, SEED_TAG, FakeEngine
+from .needs import need_tools
 from .paths import REPO
 
 # --- what must agree between the fast path, the exact path and an archive ----------------------
@@ -349,8 +349,9 @@ def test_nothing_listening_and_not_a_socket(tmp_path):
 
 def test_permission_denied_on_the_socket(fake):
     """As root without CAP_DAC_OVERRIDE (setpriv): mode 000 is then refused as for any user."""
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to drop the capability that ignores file modes")
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to drop the capability that ignores file modes")
+    need_tools("setpriv")
     os.chmod(fake.socket_path, 0)
     caps = "-dac_override,-dac_read_search"
     done = subprocess.run(
@@ -487,16 +488,25 @@ def test_dockerd_intermediate_images_settle_what_sizes_cannot(dockerd, docker_im
 
 @pytest.mark.engines
 def test_dockerd_export_reading_stops_at_the_config(dockerd, docker_images):
-    """Docker 20.10's export is in name order: the config member passes among the layers and
-    manifest.json comes near the end; reading stops once the config has passed."""
+    """Docker ≤ 24's export is in name order: the config member passes among the layers and
+    manifest.json comes near the end; reading stops once the config has passed. Docker ≥ 25's
+    is an OCI layout in digest order: reading stops once the config and the manifest naming it
+    have passed."""
     for ref in docker_images:
         source = EngineSource(dockerd.host, exact=True)
         image = image_of(source.get(ref))
-        whole = _engine_export(dockerd, image.config_digest or "")
-        config_end = _member_end(whole, f"{(image.config_digest or '')[7:]}.json")
+        config_digest = image.config_digest or ""
+        whole = _engine_export(dockerd, config_digest)
         read = source.exports[-1]
-        assert read.bytes_read <= min(len(whole), config_end + STREAM_BUFFER + 2048), ref
-        print(f"{ref}: read {read.bytes_read} of {len(whole)} bytes (config ends at {config_end})")
+        needed = _member_end(whole, f"{config_digest[7:]}.json")
+        if not needed:  # no `<id>.json`: the OCI layout
+            needed = max(
+                _member_end(whole, f"blobs/sha256/{config_digest[7:]}"),
+                _member_end(whole, "blobs/sha256/" + (image.manifest_digest or "")[7:]),
+            )
+        assert needed, f"{ref}: the export holds no config {config_digest}"
+        assert read.bytes_read <= min(len(whole), needed + STREAM_BUFFER + 2048), ref
+        print(f"{ref}: read {read.bytes_read} of {len(whole)} bytes (needed {needed})")
 
 
 def _engine_export(dockerd, image_id: str) -> bytes:
@@ -510,8 +520,12 @@ def _engine_export(dockerd, image_id: str) -> bytes:
 
 
 def _member_end(archive: bytes, name: str) -> int:
+    """Where member ``name`` ends in the archive; 0 when it is not there."""
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        member = tar.getmember(name)
+        try:
+            member = tar.getmember(name)
+        except KeyError:
+            return 0
         return member.offset_data + member.size
 
 

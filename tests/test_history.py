@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from reconstruct.history import link_layers, parse_instruction, repo_info_text
+from reconstruct.history import (
+    BUILDKIT_AWARE_ERA,
+    link_layers,
+    parse_instruction,
+    printed_before_buildkit_awareness,
+    repo_info_text,
+)
 from reconstruct.model import FOREIGN_MEDIA_TYPES, Image, Layer, Step
 
 from .paths import FORMAT_DOC, need
@@ -189,3 +195,27 @@ def test_image_without_history_is_reported():
     image = _image([], ["sha256:d1"], [("sha256:c1", None)])
     link_layers(image)
     assert image.warnings == ["image has no history: 1 layers without steps"]
+
+
+@pytest.mark.parametrize(
+    ("created_by", "dated"),
+    [
+        ("RUN /bin/sh -c apk add curl # buildkit", True),
+        ("ENV A=1", True),
+        ("EXPOSE map[4443/tcp:{}]", True),
+        ("COPY /notary-server ./ # buildkit", True),
+        ("/bin/sh -c SETX /M PATH x", True),  # a command in capitals: also printed differently
+        ("/bin/sh -c #(nop)  ENV B=2", False),
+        ("/bin/sh -c apk add curl", False),
+        ("|1 TOKEN=x /bin/sh -c ENV_FILE=1 make", False),
+        ("Apply image 1809-RTM-amd64", False),
+    ],
+)
+def test_only_the_older_generator_prints_run_before_a_capitalised_word(created_by, dated):
+    """Today's lines never look like the 2022 generator's, and each line that only the 2022
+    generator prints is recognised: a document's `RUN RUN …` dates it."""
+    today = repo_info_text(created_by)
+    assert not any(printed_before_buildkit_awareness(line) for line in today.splitlines())
+    before = repo_info_text(created_by, era=BUILDKIT_AWARE_ERA - 1)
+    assert printed_before_buildkit_awareness(before.splitlines()[-1]) == dated, before
+    assert (before != today) == dated

@@ -3,7 +3,6 @@ traceback, never more than 512 MB of memory, never unbounded time, and the input
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from . import hostile
+from .needs import need_tools
 from .paths import REPO
 
 # Built once at collection (the names parametrize the tests); removed at exit.
@@ -46,8 +46,7 @@ def _snapshot(spec: str) -> dict[str, tuple[int, int, int, str]]:
 
 def run_with_time(*args: str) -> tuple[int, str, str, int]:
     """(exit code, stdout, stderr, peak RSS in KB) of one CLI run, under GNU time."""
-    if not os.path.exists("/usr/bin/time"):
-        pytest.skip("GNU time (Debian package time) is needed to measure memory")
+    need_tools("/usr/bin/time")  # GNU time (Debian package time) measures peak memory
     with tempfile.NamedTemporaryFile() as measure:
         command = [
             "/usr/bin/time",

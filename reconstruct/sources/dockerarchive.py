@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Image, Reference, Target
-from ..refs import split_reference
+from ..refs import display_name, split_reference
 from .base import Source, SourceError
 from .ocilayout import layout_references, layout_target
 from .partial import (
@@ -108,11 +108,12 @@ class DockerArchiveSource(Source):
         if self._choices is None:
             choices = []
             covered: set[str] = set()
-            if self.index is not None:
-                for reference, descriptor in layout_references(self.index):
-                    choices.append(_Choice(reference))
-                    covered |= self._configs_below(descriptor, 0)
             tags = self._repositories()
+            if self.index is not None:
+                familiar = self._repo_tag_names()
+                for reference, descriptor in layout_references(self.index):
+                    choices.append(_Choice(_as_repo_tag(reference, familiar)))
+                    covered |= self._configs_below(descriptor, 0)
             for entry in self.entries:
                 _, digest = self._config(entry)
                 if digest not in covered:
@@ -129,6 +130,16 @@ class DockerArchiveSource(Source):
             assert self.index is not None
             return layout_target(self.store, self.index, reference, self.transport)
         return Target(reference, self._image(choice.entry))
+
+    def _repo_tag_names(self) -> dict[tuple[str, str], str]:
+        """(display name, tag) → the name as manifest.json's RepoTags spell it."""
+        names = {}
+        for entry in self.entries:
+            for repo_tag in entry.repo_tags:
+                name, tag = split_reference(repo_tag)
+                if name and tag:
+                    names[(display_name(name) or name, tag)] = name
+        return names
 
     # --- images from manifest.json ----------------------------------------------------------
 
@@ -289,6 +300,23 @@ def _strings(value: Any) -> list[str]:
 def _key(item: dict[str, Any], name: str) -> Any:
     """`Config` as Docker writes it, `config` as jib does."""
     return item[name] if name in item else item.get(name[0].lower() + name[1:])
+
+
+def _as_repo_tag(reference: Reference, names: dict[tuple[str, str], str]) -> Reference:
+    """An index.json entry under the name its manifest.json RepoTag gives it.
+
+    Docker ≥ 25 writes both: index.json names the image `docker.io/library/python:3`
+    (io.containerd.image.name), manifest.json `python:3`, which is what `docker load` restores
+    and `docker images` then shows; the familiar spelling is what a user knows the image by.
+    """
+    if not (reference.name and reference.tag):
+        return reference
+    name = names.get((display_name(reference.name) or reference.name, reference.tag))
+    if name is None or name == reference.name:
+        return reference
+    return Reference(
+        name=name, tag=reference.tag, digest=reference.digest, selector=f"{name}:{reference.tag}"
+    )
 
 
 def _entry_references(

@@ -16,7 +16,11 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..history import created_by_from_repo_info
+from ..history import (
+    BUILDKIT_AWARE_ERA,
+    created_by_from_repo_info,
+    printed_before_buildkit_awareness,
+)
 from ..model import Image, Index, IndexEntry, Layer, Platform, Reference, Step, Target
 from ..refs import split_reference
 from .base import Source, SourceError
@@ -114,7 +118,11 @@ def parse_document(text: str, origin: str = "document") -> Target:
     sections = _split_sections(lines[position:])
     images = [_parse_section(body, origin) for body in sections]
     reference = Reference(name=name, tag=tag, digest=top_digest, selector=f"{name}:{tag}")
+    # The eras a document shows of itself: no platform count before 2022, BuildKit steps
+    # printed as `RUN RUN …` before 2023.
     era = None if counted else 2021
+    if era is None and _before_buildkit_awareness(lines[position:]):
+        era = BUILDKIT_AWARE_ERA - 1
     if top_mime is None and len(images) == 1 and images[0][0] is None:
         image = images[0][2]
         image.manifest_digest = image.manifest_digest or top_digest
@@ -213,6 +221,11 @@ def _parse_steps(lines: list[str]) -> list[Step]:
     for step, text in zip(steps, texts, strict=True):
         step.created_by = created_by_from_repo_info("\n".join(text))
     return steps
+
+
+def _before_buildkit_awareness(lines: list[str]) -> bool:
+    """The document prints BuildKit history as the generator did until 2022 (`RUN RUN …`)."""
+    return any(printed_before_buildkit_awareness(line) for line in lines)
 
 
 def _parse_layers(lines: list[str]) -> list[Layer]:

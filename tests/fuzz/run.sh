@@ -12,6 +12,7 @@ seconds=${FUZZ_SECONDS:-60}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 work=$(mktemp -d /tmp/reconstruct-fuzz-run-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+export TMPDIR="$work"  # fuzz.py's scratch files too: libFuzzer exits without running atexit
 for target in json archive layout repo-info; do
     mkdir -p "$work/$target"
     cp tests/fuzz/corpus/"$target"/* "$work/$target/" 2>/dev/null || true
