@@ -1209,16 +1209,19 @@ def buildah(containers_storage: ContainersStorage, build_context: BuildContext) 
     ]
     # chroot isolation: no user namespace / network namespace / cgroup setup
     # needed, and then --network must not be given ("host" is implied).
-    # buildah ≥ 1.3x raises RUN's open-files limit to 1048576 unless told a limit; these
-    # machines allow a hard limit of 20000 and no raising, so RUN keeps the one we have.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # buildah ≥ 1.3x raises RUN's open-files and process limits to 1048576 unless told a
+    # limit; these machines allow a hard limit of 20000 files and no raising, so RUN keeps
+    # the limits we have.
+    ulimits = [
+        f"--ulimit={name}={':'.join(map(str, resource.getrlimit(limit)))}"
+        for name, limit in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC))
+    ]
     common = [
         "bud",
         "--quiet",
         "--isolation",
         "chroot",
-        "--ulimit",
-        f"nofile={soft}:{hard}",
+        *ulimits,
         "--pull-never",
         "--signature-policy",
         str(cs.conf / "policy.json"),

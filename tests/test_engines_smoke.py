@@ -147,6 +147,8 @@ def test_docker_saves_contents(docker_saves):
 
 # -------------------------------------------------------------- buildah/podman
 
+BASE_COMMENT = "FROM localhost/busybox:local"
+
 
 def test_buildah_default_squashes_into_one_layer(buildah):
     config = buildah.default.config
@@ -154,7 +156,8 @@ def test_buildah_default_squashes_into_one_layer(buildah):
     assert len(history) == len(STEPS) + 1
     assert [h.get("empty_layer", False) for h in history[1:]] == [True] * (len(STEPS) - 1) + [False]
     assert len(config["rootfs"]["diff_ids"]) == 2
-    assert history[-1]["comment"] == "FROM localhost/busybox:local"
+    # buildah 1.28 (Debian 12) names the base in the last entry's comment; 1.39 records none
+    assert history[-1].get("comment", BASE_COMMENT) == BASE_COMMENT
     created_by = [h.get("created_by", "") for h in history]
     assert any(c.startswith(ARGS_PREFIX + "echo ") for c in created_by)
     assert "/bin/sh -c #(nop) ENV APP_HOME=/opt/app     APP_VERSION=$VERSION" in created_by
@@ -171,7 +174,7 @@ def test_buildah_layers(buildah):
 def test_podman_history(podman):
     history = podman.history[BUILDAH_DEFAULT]
     assert len(history) == len(STEPS) + 1
-    assert history[0]["comment"] == "FROM localhost/busybox:local"
+    assert history[0].get("comment", BASE_COMMENT) == BASE_COMMENT  # none from buildah 1.39
 
 
 def test_podman_saves(podman):
@@ -256,7 +259,8 @@ def test_engines_wrote_nothing_global_but_caches(
     moves them for root), plus our own config copies."""
     written = set(engine_namespaces.written())
     expected = {
-        "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
+        "/var/lib/containers/cache/blob-info-cache-v1.boltdb",  # containers/image before 5.34
+        "/var/lib/containers/cache/blob-info-cache-v1.sqlite",  # and since
         "/var/cache/containers/short-name-aliases.conf.lock",
     } | {f"/etc/containers/{n}" for n in ("storage.conf", "registries.conf", "policy.json")}
     assert written - expected - {"/etc/containers/containers.conf"} == set()

@@ -116,7 +116,9 @@ class DockerArchiveSource(Source):
                     covered |= self._configs_below(descriptor, 0)
             for entry in self.entries:
                 _, digest = self._config(entry)
-                if digest not in covered:
+                # by the digest its member name spells too: an edited config still is the
+                # index's blob, and is then checked (and reported) once
+                if digest not in covered and _digest_in_name(entry.config) not in covered:
                     choices.extend(
                         _Choice(ref, entry) for ref in _entry_references(entry, digest, tags)
                     )
