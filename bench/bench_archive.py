@@ -37,7 +37,7 @@ DATA_ROOTS = ("/usr/lib", "/usr/share", "/usr/bin", "/usr/libexec", "/usr/includ
 # between two readings of /proc/self/io, so the counters hold the archive's reads and nothing else.
 IO_DRIVER = r"""
 import json, sys, time
-from reconstruct import service
+from reconstruct import api as service
 import reconstruct.render.jsonout, reconstruct.sources.dockerarchive, reconstruct.sources.tarindex
 def snap():
     return {k: int(v) for k, v in (l.split(": ") for l in open("/proc/self/io") if l.strip())}

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .paths import REPO
+from tests.paths import REPO
 
 
 @dataclass

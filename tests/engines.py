@@ -60,7 +60,7 @@ from pathlib import Path
 
 import pytest
 
-from .needs import need_tools, unavailable
+from tests.needs import need_tools, unavailable
 
 COMMAND_TIMEOUT = 180  # seconds for any one engine command
 START_TIMEOUT = 60  # seconds for a daemon to answer

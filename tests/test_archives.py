@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from reconstruct.blob.tar import TarIndex
 from reconstruct.model import Image, Index, Target
 from reconstruct.sources import detect, open_source
 from reconstruct.sources.base import SourceError
@@ -30,10 +31,8 @@ from reconstruct.sources.dockerarchive import (
     DockerArchiveSource,
 )
 from reconstruct.sources.ociarchive import OciArchiveSource
-from reconstruct.sources.tarindex import TarIndex
-
-from .clirun import assert_one_line_error, run
-from .paths import CORPUS, REPO, corpus_files, need
+from tests.clirun import assert_one_line_error, run
+from tests.paths import CORPUS, REPO, corpus_files, need
 
 DOCKER_SAVES = corpus_files("fixtures", "docker-save", pattern="*.tar")
 OCI_ARCHIVES = corpus_files("fixtures", "oci-archive", pattern="*.tar")

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from reconstruct import service
+from reconstruct import api as service
 from reconstruct.audit import RULES, SEVERITIES, Finding, Knowledge, audit_image
-from reconstruct.auditsecrets import entropy, mask, secret_name
+from reconstruct.audit.secrets import entropy, mask, secret_name
 from reconstruct.render import auditreport
 from reconstruct.sources.partial import image_from_config
-
-from .clirun import assert_one_line_error, run
-from .paths import CORPUS, SAMPLE, need
+from tests.clirun import assert_one_line_error, run
+from tests.paths import CORPUS, SAMPLE, need
 
 SECRET = "s3cr3t"  # tests/engines.py: the --build-arg TOKEN value of the full image
 SH = "/bin/sh -c "

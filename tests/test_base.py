@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .clirun import run
-from .paths import SAMPLE
+from tests.clirun import run
+from tests.paths import SAMPLE
 
 
 def _blob(folder, value):

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from reconstruct.api import load
 from reconstruct.compare import compare
-from reconstruct.service import load
-
-from .clirun import run
-from .paths import CORPUS, SAMPLE, SEED, corpus_files, need
+from tests.clirun import run
+from tests.paths import CORPUS, SAMPLE, SEED, corpus_files, need
 
 CURRENT_ERA_DOCS = [
     path

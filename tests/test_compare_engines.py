@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .clirun import run
+from tests.clirun import run
 
 pytestmark = pytest.mark.engines
 

@@ -11,8 +11,8 @@ import re
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from .clirun import run
-from .paths import CORPUS, corpus_files
+from tests.clirun import run
+from tests.paths import CORPUS, corpus_files
 
 FORMATS = ("repo-info", "dockerfile", "json", "table")
 JSON_FILES = [

@@ -17,9 +17,8 @@ from reconstruct.model import FOREIGN_MEDIA_TYPES, Image
 from reconstruct.sources import detect, open_source
 from reconstruct.sources.base import SourceError
 from reconstruct.sources.dockerroot import DockerRootSource, canonical_name, chain_ids
-
-from .clirun import assert_one_line_error, run
-from .paths import CORPUS
+from tests.clirun import assert_one_line_error, run
+from tests.paths import CORPUS
 
 FIXTURES = CORPUS / "fixtures"
 HTTPD_CONFIG = FIXTURES / "config" / "cimage_httpd-2.4.23_docker1.12.1_config.json"

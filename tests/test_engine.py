@@ -28,8 +28,8 @@ import pytest
 from reconstruct.model import Image, Target
 from reconstruct.sources import SourceError, engine, open_source
 from reconstruct.sources.engine import EngineSource, closest_tags, looks_like_reference
-from reconstruct.sources.engineexport import STREAM_BUFFER, read_export
-from reconstruct.sources.enginehistory import (
+from reconstruct.sources.engine.export import STREAM_BUFFER, read_export
+from reconstruct.sources.engine.history import (
     Evidence,
     Guess,
     HistoryEntry,
@@ -38,11 +38,10 @@ from reconstruct.sources.enginehistory import (
 )
 from reconstruct.sources.partial import sha256_digest
 from reconstruct.text import parse_date
-
-from .clirun import assert_one_line_error, run
-from .fake_engine import APP_TAG, SEED_INDEX_DIGEST, SEED_TAG, FakeEngine
-from .needs import need_tools
-from .paths import REPO
+from tests.clirun import assert_one_line_error, run
+from tests.fake_engine import APP_TAG, SEED_INDEX_DIGEST, SEED_TAG, FakeEngine
+from tests.needs import need_tools
+from tests.paths import REPO
 
 # --- what must agree between the fast path, the exact path and an archive ----------------------
 
@@ -385,7 +384,7 @@ def test_an_engine_that_never_answers_times_out(tmp_path):
 def test_help_is_fast_and_never_imports_the_docker_sdk():
     code = (
         "import sys, time; t = time.perf_counter(); import reconstruct.cli as c\n"
-        "from reconstruct import service\n"
+        "from reconstruct import api as service\n"
         "service.load(sys.argv[1])\n"
         "assert 'docker' not in sys.modules, 'docker SDK imported'\n"
         "print(time.perf_counter() - t)"

@@ -4,8 +4,8 @@ an API version newer than the client knows. Served by tests/fake_engine.py to th
 
 from __future__ import annotations
 
-from .clirun import assert_one_line_error, run
-from .fake_engine import SEED_TAG, FakeEngine
+from tests.clirun import assert_one_line_error, run
+from tests.fake_engine import SEED_TAG, FakeEngine
 
 
 def test_an_export_cut_in_the_middle_is_one_line(tmp_path):

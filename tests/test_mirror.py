@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reconstruct import service
+from reconstruct import api as service
 from reconstruct.cli import app
 from reconstruct.mirror import QuietReporter, mirror, repo_name, source_specs
 from reconstruct.render import tagdetails
-
-from .clirun import assert_one_line_error, run
-from .paths import CORPUS, REPO, SAMPLE, need
+from tests.clirun import assert_one_line_error, run
+from tests.paths import CORPUS, REPO, SAMPLE, need
 
 LAYOUTS = CORPUS / "fixtures" / "oci-layout"
 ARCHIVES = [

@@ -22,9 +22,8 @@ from reconstruct.sources import detect, open_source
 from reconstruct.sources.base import SourceError
 from reconstruct.sources.registrydir import RegistryDirSource
 from reconstruct.text import imf_fixdate
-
-from .clirun import assert_one_line_error, run
-from .paths import CORPUS
+from tests.clirun import assert_one_line_error, run
+from tests.paths import CORPUS
 
 FIXTURES = CORPUS / "fixtures"
 BUILDKIT_CONFIG = FIXTURES / "config" / "buildkit_llb-exporter_compat-v30_config.json"

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from reconstruct import layerdigest
-from reconstruct.layerdigest import Digester
+from reconstruct.verify import digest as layerdigest
 from reconstruct.verify import Check, Verdict, VerifyReport, verify
-
-from .clirun import assert_one_line_error, run
-from .needs import need_tools
-from .paths import CORPUS, REPO, SAMPLE, corpus_files, need
+from reconstruct.verify.digest import Digester
+from tests.clirun import assert_one_line_error, run
+from tests.needs import need_tools
+from tests.paths import CORPUS, REPO, SAMPLE, corpus_files, need
 
 FIXTURES = CORPUS / "fixtures"
 STEREOSCOPE = FIXTURES / "oci-layout" / "stereoscope_multiplatform_buildkit_containerd-store"

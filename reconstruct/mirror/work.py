@@ -44,7 +44,7 @@ def render_chunk(
     spec: str, options: dict[str, Any], era: int | None, items: list[Item]
 ) -> list[Outcome]:
     """Each image read and rendered as its repo-info document; a failure is returned, not raised."""
-    from .. import service
+    from .. import api as service
 
     outcomes: list[Outcome] = []
     for selector, name, tag, digest, repo in items:

@@ -11,8 +11,8 @@ import json
 import re
 
 from ..history import Instruction, image_instructions
+from ..history.normalize import json_list, pairs
 from ..model import Image, Target
-from ..normalize import json_list, pairs
 from ..text import platform_string
 from . import sections
 

@@ -79,7 +79,7 @@ def detect(path: Path) -> str:
             return "repo-info"
         if _looks_like_dockerfile(path, start):
             return "dockerfile"
-        from .tarindex import sniff
+        from ..blob.tar import sniff
 
         if sniff(start):  # a tar, or a compressed file: docker-archive reads OCI layouts too
             return "docker-archive"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..blob.tar import TarBlobStore, TarIndex
 from ..model import Image, Reference, Target
 from ..refs import display_name, split_reference
 from .base import Source, SourceError
@@ -39,7 +40,6 @@ from .partial import (
     parse_json,
     sha256_digest,
 )
-from .tarindex import TarBlobStore, TarIndex
 
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 # kaniko (go-containerregistry's tarball writer) and jib name gzipped layers `<hex>.tar.gz`

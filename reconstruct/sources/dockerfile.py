@@ -14,9 +14,9 @@ import io
 import re
 from pathlib import Path
 
+from ..blob.stores import read_small_file
 from ..model import BASE_NAME_ANNOTATION, Image, Reference, Step, Target
 from .base import Source, SourceError
-from .blobs import read_small_file
 
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(
@@ -131,7 +131,7 @@ def steps_from_dockerfile(
                 name.strip(), (build_args or {}).get(name.strip(), default.strip().strip('"'))
             )
         elif keyword == "ENV":
-            from ..normalize import pairs
+            from ..history.normalize import pairs
 
             scope.update(dict(pairs(value)))
         if keyword == "RUN":

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..blob.stores import MAX_METADATA_BYTES, check_digest
 from ..model import Image, Layer, Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError, _matches
-from .blobs import MAX_METADATA_BYTES, check_digest
 from .partial import image_from_config, layer_from_descriptor, parse_json, sha256_digest
 
 MAX_SMALL_FILE = 64 * 1024

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..blob.stores import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest, read_small_file
 from ..model import Image, Index, Reference, Target
 from .base import Source, SourceError
-from .blobs import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest, read_small_file
 from .partial import (
     as_list,
     image_from_config,

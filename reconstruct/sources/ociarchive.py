@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..blob.tar import TarBlobStore, TarIndex
 from ..model import Reference, Target
 from .base import Source, SourceError
 from .ocilayout import layout_references, layout_target
 from .partial import parse_json
-from .tarindex import TarBlobStore, TarIndex
 
 
 class OciArchiveSource(Source):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..blob.stores import BlobStore, DirectoryBlobStore, read_small_file
 from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
-from .blobs import BlobStore, DirectoryBlobStore, read_small_file
 from .partial import as_list, parse_json, resolve
 
 REF_NAME = "org.opencontainers.image.ref.name"

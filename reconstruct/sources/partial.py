@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from ..blob.stores import BlobStore, check_digest
 from ..history import link_layers
 from ..model import (
     INDEX_MEDIA_TYPES,
@@ -21,7 +22,6 @@ from ..model import (
     Step,
 )
 from .base import SourceError
-from .blobs import BlobStore, check_digest
 
 MAX_INDEX_DEPTH = 8
 

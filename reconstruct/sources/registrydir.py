@@ -22,9 +22,9 @@ import os
 import re
 from pathlib import Path
 
+from ..blob.stores import DirectoryBlobStore, check_digest
 from ..model import Image, Index, Reference, Target
 from .base import Source, SourceError, _matches
-from .blobs import DirectoryBlobStore, check_digest
 from .partial import kind_of, parse_json, resolve
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..blob.stores import read_small_file
 from ..history import (
     BUILDKIT_AWARE_ERA,
     created_by_from_repo_info,
@@ -24,7 +25,6 @@ from ..history import (
 from ..model import Image, Index, IndexEntry, Layer, Platform, Reference, Step, Target
 from ..refs import split_reference
 from .base import Source, SourceError
-from .blobs import read_small_file
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(

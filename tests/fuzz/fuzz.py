@@ -22,7 +22,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from reconstruct import service
+    from reconstruct import api as service
     from reconstruct.sources.base import SourceError
 
 ACCEPTED = (SourceError, LookupError, ValueError)

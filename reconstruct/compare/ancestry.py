@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .history import image_instructions
-from .model import Image, Platform, Target
-from .normalize import key
-from .text import platform_string
+from ..history import image_instructions
+from ..history.normalize import key
+from ..model import Image, Platform, Target
+from ..text import platform_string
 
 
 @dataclass

@@ -163,7 +163,7 @@ def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> str:
 
 def base(spec: str, against: list[str], *, platform: str | None = None):
     """For each image of `spec`: every candidate image ranked as its base (see base.py)."""
-    from .base import match, rank, windows_base
+    from .compare.ancestry import match, rank, windows_base
 
     target = load(spec, platform=platform)
     candidates = []

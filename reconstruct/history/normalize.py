@@ -13,7 +13,7 @@ import json
 import re
 import shlex
 
-from .history import Instruction
+from . import Instruction
 
 _GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _SPACE = re.compile(r"\s+")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..history import image_instructions
-from ..model import Image, Platform, Step
+from ...history import image_instructions
+from ...model import Image, Platform, Step
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import SourceError
-from .blobs import MAX_METADATA_BYTES, BlobInfo, BlobStore, check_digest
+from ..sources.base import SourceError
+from .stores import MAX_METADATA_BYTES, BlobInfo, BlobStore, check_digest
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)

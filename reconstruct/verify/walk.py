@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .layerdigest import Job, Measured
-from .model import FOREIGN_MEDIA_TYPES
-from .sources.base import SourceError
-from .sources.blobs import BlobStore, check_digest
-from .sources.partial import as_list, kind_of
-from .sources.rawblobs import BlobLocation, file_size, locate, member_location
-from .sources.tarindex import TarBlobStore, TarIndex
-from .verify import Check, Expected, Group, Verdict, VerifyReport, judge
+from ..blob.files import BlobLocation, file_size, locate, member_location
+from ..blob.stores import BlobStore, check_digest
+from ..blob.tar import TarBlobStore, TarIndex
+from ..model import FOREIGN_MEDIA_TYPES
+from ..sources.base import SourceError
+from ..sources.partial import as_list, kind_of
+from . import Check, Expected, Group, Verdict, VerifyReport, judge
+from .digest import Job, Measured
 
 MAX_INDEX_DEPTH = 8
 # How writers name blobs by digest: `<hex>.json` (configs), `sha256:<hex>` (kaniko),

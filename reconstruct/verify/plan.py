@@ -17,15 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .layerdigest import Digester, Measured
-from .model import FOREIGN_MEDIA_TYPES, Reference
-from .sources import detect, open_source, parse_spec
-from .sources.base import Source, SourceError
-from .sources.partial import kind_of
-from .sources.rawblobs import read_file
-from .sources.tarindex import TarIndex, sniff, stream_index
-from .verify import Check, Expected, Group, Progress, Verdict, VerifyReport
-from .verifywalk import (
+from ..blob.files import read_file
+from ..blob.tar import TarIndex, sniff, stream_index
+from ..model import FOREIGN_MEDIA_TYPES, Reference
+from ..sources import detect, open_source, parse_spec
+from ..sources.base import Source, SourceError
+from ..sources.partial import kind_of
+from . import Check, Expected, Group, Progress, Verdict, VerifyReport
+from .digest import Digester, Measured
+from .walk import (
     LayerBytes,
     PendingLayer,
     Plan,
@@ -80,7 +80,7 @@ def plan_source(
 
 def _where(spec: str) -> tuple[str | None, Path | None, str | None]:
     """The transport, path and selector `spec` names, as far as a look at the disk tells."""
-    from .sources import split_path_selector
+    from ..sources import split_path_selector
 
     transport, argument = parse_spec(spec)
     if transport == "docker-daemon":
@@ -125,10 +125,10 @@ def _stream(transport: str, path: Path, progress: Progress | None) -> tuple[Sour
             progress.stop()
     hasher.close()
     if transport == "oci-archive":
-        from .sources.ociarchive import OciArchiveSource
+        from ..sources.ociarchive import OciArchiveSource
 
         return OciArchiveSource(path, tar=tar), hasher.results
-    from .sources.dockerarchive import DockerArchiveSource
+    from ..sources.dockerarchive import DockerArchiveSource
 
     return DockerArchiveSource(path, tar=tar), hasher.results
 
@@ -184,7 +184,7 @@ def _chosen(source: Source, selector: str | None) -> list[Reference]:
 
 def _roots(source: Source, selector: str | None) -> list[tuple[str, dict[str, Any]]]:
     """(label, descriptor) per distinct top blob, every name of it in the label."""
-    from .sources.ocilayout import layout_references
+    from ..sources.ocilayout import layout_references
 
     index = getattr(source, "index", None)
     wanted = _chosen(source, selector)
@@ -216,7 +216,7 @@ def _plan_docker_archive(
     plan: Plan, source: Source, selector: str | None, walker: StoreWalker
 ) -> None:
     """Docker ≥ 25 saves: their OCI index; manifest.json entries it does not reach: legacy."""
-    from .sources.ocilayout import layout_references
+    from ..sources.ocilayout import layout_references
 
     choices = source.choices()  # type: ignore[attr-defined]
     if selector:
@@ -324,7 +324,7 @@ def _legacy_entry(plan: Plan, group: Group, source: Source, entry: Any, layers: 
 
 
 def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
-    from .sources.blobs import read_small_file
+    from ..blob.stores import read_small_file
 
     path = Path(source.path)  # type: ignore[attr-defined]
     data = read_small_file(path, "file")
@@ -370,7 +370,7 @@ def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
 
 
 def _plan_docker_root(plan: Plan, source: Source, selector: str | None) -> None:
-    from .sources.dockerroot import chain_ids
+    from ..sources.dockerroot import chain_ids
 
     seen: dict[str, Group] = {}
     for ref in _chosen(source, selector):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import SourceError
+from ..sources.base import SourceError
 
 DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
 # Metadata blobs (configs, manifests, indexes) are small; refuse to load anything larger.

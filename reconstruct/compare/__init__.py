@@ -11,10 +11,10 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .history import image_instructions, parse_instruction
-from .model import BASE_NAME_ANNOTATION, Image, Index, Platform, Target
-from .normalize import key
-from .text import parse_date, platform_string
+from ..history import image_instructions, parse_instruction
+from ..history.normalize import key
+from ..model import BASE_NAME_ANNOTATION, Image, Index, Platform, Target
+from ..text import parse_date, platform_string
 
 EQUAL, DIFFER, UNKNOWN = "equal", "differ", "unknown"
 

@@ -18,8 +18,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from . import auditrisks
-from .auditsecrets import (
+from . import risks as auditrisks
+from ..history import Instruction, image_instructions
+from ..history.normalize import collapse, pairs
+from ..model import OCI_MANIFEST, Image, Platform, Target
+from .secrets import (
     Redactor,
     Secret,
     find_assignments,
@@ -29,9 +32,6 @@ from .auditsecrets import (
     mask,
     secret_name,
 )
-from .history import Instruction, image_instructions
-from .model import OCI_MANIFEST, Image, Platform, Target
-from .normalize import collapse, pairs
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -519,7 +519,7 @@ def _expose_ports(arguments: str) -> list[str]:
 
 
 def _history(image: Image, now: datetime) -> list[Finding]:
-    from .text import parse_date
+    from ..text import parse_date
 
     findings = []
     created = parse_date(image.created)

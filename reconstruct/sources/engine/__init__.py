@@ -34,13 +34,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..model import Image, Reference, Target
-from ..refs import display_name, split_reference
-from ..text import human_size, parse_date
-from .base import Source, SourceError
-from .engineexport import image_from_export, read_export
-from .enginehistory import HistoryEntry, evidence_from, infer_layers
-from .partial import image_from_config
+from ...model import Image, Reference, Target
+from ...refs import display_name, split_reference
+from ...text import human_size, parse_date
+from ..base import Source, SourceError
+from ..partial import image_from_config
+from .export import image_from_export, read_export
+from .history import HistoryEntry, evidence_from, infer_layers
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 PODMAN_SOCKETS = ("/run/podman/podman.sock",)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from .layerdigest import Measured, measure_all
+from .digest import Measured, measure_all
 
 
 class Verdict(StrEnum):
@@ -216,7 +216,7 @@ def verify(
 ) -> VerifyReport:
     """Verify everything the source `spec` holds (or the image its selector names); `host`: the
     engine of a `docker-daemon:` source (which has nothing to hash, but is still listed)."""
-    from .verifyplan import plan_source
+    from .plan import plan_source
 
     plan = plan_source(spec, config=config, host=host, progress=progress)
     if plan.jobs:

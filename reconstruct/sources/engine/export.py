@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Image
-from .base import SourceError
-from .blobs import MAX_METADATA_BYTES, MemoryBlobStore
-from .partial import (
+from ...blob.stores import MAX_METADATA_BYTES, MemoryBlobStore
+from ...model import Image
+from ..base import SourceError
+from ..partial import (
     as_dict,
     as_list,
     image_from_config,

@@ -104,7 +104,7 @@ def show(
     ] = None,
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
-    from . import service
+    from .. import api as service
 
     if not all_images:
         target = service.load(source, config=config, platform=platform, host=host, exact=exact)
@@ -145,7 +145,7 @@ def list_source(
     host: HostOption = None,
 ) -> None:
     """List what a source holds: name, tag, digest (`ls docker-daemon:`: the engine's images)."""
-    from . import service
+    from .. import api as service
 
     sys.stdout.write(service.listing(source, as_json=json_output, host=host))
 
@@ -166,8 +166,8 @@ def compare_command(
     platform: Annotated[str | None, typer.Option(help="Only this platform on both sides.")] = None,
 ) -> None:
     """Compare two images' histories and layers: exit 0 equal, 1 different, 2 error (like diff)."""
-    from . import service
-    from .render import comparison as render_comparison
+    from .. import api as service
+    from ..render import comparison as render_comparison
 
     left, right, result = service.compare(a, b, platform=platform)
     if format is CompareFormat.json:
@@ -192,8 +192,8 @@ def base_command(
     json_output: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
 ) -> None:
     """Find which image SOURCE starts from, by the longest common prefix of steps and layers."""
-    from . import service
-    from .render import basereport
+    from .. import api as service
+    from ..render import basereport
 
     report = service.base(source, against, platform=platform)
     sys.stdout.write(
@@ -232,7 +232,7 @@ def mirror_command(
     docker-library/repo-info publishes them; only changed files are rewritten."""
     from pathlib import Path
 
-    from .mirror import ConsoleReporter, mirror
+    from ..mirror import ConsoleReporter, mirror
 
     with ConsoleReporter(sys.stderr) as reporter:
         summary = mirror(
@@ -271,8 +271,8 @@ def verify_command(
     """Check every index, manifest, config and layer blob against the digest and size that name
     it, and every layer against its diff_id: exit 0 all ok, 1 a mismatch or an unexpected
     absence (absent foreign layers are normal), 2 error."""
-    from . import service
-    from .render import verifyreport
+    from .. import api as service
+    from ..render import verifyreport
 
     progress = verifyreport.TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     report = service.verify(source, config=config, host=host, workers=jobs, progress=progress)
@@ -310,8 +310,8 @@ def audit_command(
 ) -> None:
     """Find secrets (masked), risky build steps, config and history problems: each finding with
     its step, rule id, severity and reason."""
-    from . import service
-    from .render import auditreport
+    from .. import api as service
+    from ..render import auditreport
 
     report = service.audit(source, platform=platform, host=host)
     if format is AuditFormat.sarif:
@@ -324,7 +324,7 @@ def audit_command(
 
 
 def main() -> None:
-    from .sources.base import SourceError
+    from ..sources.base import SourceError
 
     arguments = sys.argv[1:] or ["--help"]
     try:

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from .sources.rawblobs import READ_CHUNK, BlobLocation, read_chunks
+from ..blob.files import READ_CHUNK, BlobLocation, read_chunks
 
 # Inflated output is hashed in pieces of at most this size: the memory bound per layer.
 OUTPUT_CHUNK = 256 * 1024
@@ -126,7 +126,7 @@ class _GzipInflater(_Inflater):
     """gzip members one after another (pigz writes several), zero padding after the last."""
 
     def __init__(self, sink: Callable[[bytes], None]):
-        from .sources.tarindex import gzip_decompressor
+        from ..blob.tar import gzip_decompressor
 
         self._make = gzip_decompressor
         self._inflater: Any = self._make()

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import SourceError
-from .blobs import MAX_METADATA_BYTES, BlobStore, DirectoryBlobStore, check_digest
-from .tarindex import TarBlobStore, TarIndex
+from ..sources.base import SourceError
+from .stores import MAX_METADATA_BYTES, BlobStore, DirectoryBlobStore, check_digest
+from .tar import TarBlobStore, TarIndex
 
 READ_CHUNK = 1024 * 1024
 

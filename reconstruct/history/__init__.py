@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import Image, Layer
+from ..model import Image, Layer
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 CURRENT_ERA = 9999  # "today's" generator; an era is the year whose generator to imitate
