@@ -38,7 +38,7 @@ DATA_ROOTS = ("/usr/lib", "/usr/share", "/usr/bin", "/usr/libexec", "/usr/includ
 IO_DRIVER = r"""
 import json, sys, time
 from reconstruct import api as service
-import reconstruct.render.jsonout, reconstruct.sources.dockerarchive, reconstruct.sources.tarindex
+import reconstruct.render.jsonout, reconstruct.sources.dockerarchive, reconstruct.blob.tar
 def snap():
     return {k: int(v) for k, v in (l.split(": ") for l in open("/proc/self/io") if l.strip())}
 before, start = snap(), time.perf_counter()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from .history import CURRENT_ERA
-from .model import Target
+from .model import Reference, Target
 from .platforms import parse_platform, select_platform
-from .refs import split_reference
-from .sources import open_source
+from .refs import report_label, split_reference
+from .sources import Source, input_path, open_source
 
 
 def load(
@@ -73,9 +73,7 @@ def load_all(
     is not running) fails here, before any output; the images are then read one by one.
     """
     source, selector = open_source(spec, host=host, exact=exact)
-    references = source.references()
-    if selector:
-        references = [source._choose(selector)]
+    references = source.selected(selector)
     wanted = parse_platform(platform) if platform else None
     return _each(source, references, wanted)
 
@@ -94,23 +92,10 @@ def _each(source, references, wanted):
         yield reference, target
 
 
-def get_listed(source, reference):
-    """The image a reference from `source.references()` names.
-
-    `Source.get(selector)` looks the selector up among all references (for a registry, after a
-    walk of its storage), so reading every image of a big store that way is quadratic; a source
-    that can read one of its listed references directly offers `get_reference(reference)`.
-    """
-    direct = getattr(source, "get_reference", None)
-    if direct is not None:
-        return direct(reference)
-    return source.get(reference.selector or reference.digest)
-
-
-def describe(reference) -> str:
-    if reference.name or reference.tag:
-        return f"{reference.name or '<none>'}:{reference.tag or '<none>'}"
-    return reference.digest or "<unknown>"
+def get_listed(source: Source, reference: Reference) -> Target:
+    """The image a reference from `source.references()` names, read directly (no lookup of
+    its selector among every reference: that would make reading a whole store quadratic)."""
+    return source.get_reference(reference)
 
 
 def _name_and_tag(target: Target, override: str | None) -> tuple[str, str]:
@@ -207,11 +192,6 @@ def verify(
     return verify_source(spec, config=config, host=host, workers=workers, progress=progress)
 
 
-# Sources that hold no image config, and whose history stops at the Dockerfile's own FROM.
-_NO_CONFIG = frozenset({"repo-info", "repo-info-dir", "dockerfile"})
-_PARTIAL_HISTORY = frozenset({"dockerfile"})
-
-
 def audit(
     spec: str,
     *,
@@ -221,24 +201,23 @@ def audit(
 ):
     """Findings in the history and config of every image the source holds (an AuditReport)."""
     from .audit import AuditReport, Knowledge, audit_target
-    from .sources import parse_spec, split_path_selector
 
     source, selector = open_source(spec, host=host, exact=exact)
-    references = [source._choose(selector)] if selector else source.references()
+    references = source.selected(selector)
     wanted = parse_platform(platform) if platform else None
     knows = Knowledge(
-        config=source.transport not in _NO_CONFIG,
-        whole_history=source.transport not in _PARTIAL_HISTORY,
+        config=source.capabilities.config,
+        whole_history=source.capabilities.whole_history,
     )
-    path = split_path_selector(parse_spec(spec)[1])[0]
-    artifact = str(path) if source.transport != "docker-daemon" and path.exists() else None
+    path = input_path(spec)
+    artifact = str(path) if path is not None and path.exists() else None
     report = AuditReport(spec, artifact=artifact)
     seen: dict[tuple[str, str | None], object] = {}
     for reference in references:
         target = get_listed(source, reference)
         if wanted is not None:
             target = select_platform(target, wanted)
-        for image in audit_target(target, describe_reference(reference), knows):
+        for image in audit_target(target, report_label(reference), knows):
             key = (image.config_digest or "", image.platform)
             if image.config_digest and key in seen:
                 seen[key].label += f", {image.label}"  # type: ignore[attr-defined]
@@ -248,8 +227,4 @@ def audit(
     return report
 
 
-def describe_reference(reference) -> str:
-    """`name:tag`, a bare name or tag, else the digest: how a report names an image."""
-    if reference.name and reference.tag:
-        return f"{reference.name}:{reference.tag}"
-    return reference.name or reference.tag or reference.digest or "<unknown>"
+describe_reference = report_label

@@ -1,10 +1,9 @@
-"""Raw blob bytes for verification: where a blob lives, in a form another process can open.
+"""Every file a reader opens, opened here: metadata files whole and bounded, blobs in chunks.
 
-Sources read metadata blobs through their `BlobStore`; checking layer digests needs the layer
-bytes too, streamed, and read by worker processes in parallel. A `BlobLocation` is a plain,
-picklable (path, offset, length): a file of a blob folder (OCI layout, registry storage, a folder
-of blobs) or a member of a plain tar in a regular file. Streamed archives (compressed, or a
-pipe) have no locations: their members are hashed during the one pass (`tarindex.stream_index`).
+Sources, the blob stores and verify read through these functions only, so what may be opened
+(and how far it may be read) is decided in one place. A `BlobLocation` is a plain, picklable
+(path, offset, length): a file of a blob folder or a member of a plain tar in a regular file,
+which worker processes reopen to hash layers in parallel.
 """
 
 from __future__ import annotations
@@ -14,11 +13,49 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sources.base import SourceError
-from .stores import MAX_METADATA_BYTES, BlobStore, DirectoryBlobStore, check_digest
-from .tar import TarBlobStore, TarIndex
+from ..errors import SourceError
 
+# Metadata blobs (configs, manifests, indexes) are small; refuse to load anything larger.
+MAX_METADATA_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
+
+
+def read_small_file(path: Path, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """A metadata file's bytes; a one-line SourceError when absent, unreadable or too large."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise SourceError(f"{what} {path} is {size} bytes: too large to be metadata")
+        return path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
+
+
+def read_optional_file(path: Path, what: str, limit: int = MAX_METADATA_BYTES) -> bytes | None:
+    """As `read_small_file`, but None when there is no such file."""
+    try:
+        return read_small_file(path, what, limit)
+    except SourceError:
+        if not (path.exists() or path.is_symlink()):
+            return None
+        raise
+
+
+def read_text_file(path: Path, limit: int) -> str | None:
+    """A small ASCII/UTF-8 record (a registry `link`, a layerdb `diff`), stripped; None when
+    absent, unreadable, too large or not text."""
+    try:
+        if path.stat().st_size > limit:
+            return None
+        return path.read_bytes().decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of a file (to tell what it is); OSError as raised."""
+    with path.open("rb") as handle:
+        return handle.read(size)
 
 
 @dataclass(frozen=True)
@@ -35,30 +72,6 @@ class BlobLocation:
         return f"{self.path}\0{self.offset}\0{self.length}"
 
 
-def locate(store: BlobStore, digest: str) -> BlobLocation | None:
-    """Where `digest`'s bytes are, None when the store does not hold it or cannot say where."""
-    if isinstance(store, DirectoryBlobStore):
-        path = store.path(digest)
-        return BlobLocation(str(path)) if path is not None else None
-    if isinstance(store, TarBlobStore):
-        try:
-            alg, hexpart = check_digest(digest)
-        except SourceError:
-            return None
-        return member_location(store.tar, f"{store.root}/{alg}/{hexpart}")
-    return None
-
-
-def member_location(tar: TarIndex, name: str) -> BlobLocation | None:
-    """A member of a plain tar in a regular file (links followed); None when streamed."""
-    member = tar.resolve(name)
-    if member is None or member.kind != "file" or member.offset is None or tar.streamed:
-        return None
-    if tar.label == "stdin":  # read by offset from our own standard input: no path to reopen
-        return None
-    return BlobLocation(tar.label, member.offset, member.size)
-
-
 def read_chunks(location: BlobLocation, chunk: int = READ_CHUNK) -> Iterator[bytes]:
     """The blob's bytes, `chunk` at a time; fewer than `length` when the file is cut short."""
     remaining = location.length
@@ -72,16 +85,6 @@ def read_chunks(location: BlobLocation, chunk: int = READ_CHUNK) -> Iterator[byt
             if remaining is not None:
                 remaining -= len(data)
             yield data
-
-
-def read_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes | None:
-    """A small file's bytes (a config in a data root, a layerdb record); None when absent."""
-    try:
-        if path.stat().st_size > limit:
-            return None
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def file_size(location: BlobLocation) -> int | None:

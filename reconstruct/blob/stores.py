@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..sources.base import SourceError
-
-DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
-# Metadata blobs (configs, manifests, indexes) are small; refuse to load anything larger.
-MAX_METADATA_BYTES = 64 * 1024 * 1024
+from ..errors import SourceError
+from .digests import check_digest
+from .files import MAX_METADATA_BYTES, BlobLocation, read_small_file
 
 
 @dataclass(frozen=True)
 class BlobInfo:
     size: int
     modified: datetime | None = None
-
-
-def check_digest(digest: str) -> tuple[str, str]:
-    """`sha256:<hex>` → (algorithm, hex); anything else (`../x`, upper case) is refused."""
-    match = DIGEST.match(digest or "")
-    if not match:
-        raise SourceError(f"not a valid digest: {digest!r}")
-    return match.group(1), match.group(2)
 
 
 class BlobStore(ABC):
@@ -38,6 +27,15 @@ class BlobStore(ABC):
     @abstractmethod
     def read(self, digest: str) -> bytes | None:
         """A metadata blob's bytes, None when absent."""
+
+    def locate(self, digest: str) -> BlobLocation | None:
+        """Where `digest`'s bytes can be read again by another process; None: nowhere (held in
+        memory, streamed past, or absent)."""
+        return None
+
+    def member_name(self, digest: str) -> str | None:
+        """The archive member holding `digest`, for a store inside an archive; None otherwise."""
+        return None
 
 
 class DirectoryBlobStore(BlobStore):
@@ -94,6 +92,10 @@ class DirectoryBlobStore(BlobStore):
         path = self.path(digest)
         return None if path is None else read_small_file(path, f"blob {digest}")
 
+    def locate(self, digest: str) -> BlobLocation | None:
+        path = self.path(digest)
+        return BlobLocation(str(path)) if path is not None else None
+
 
 class MemoryBlobStore(BlobStore):
     """Blobs already read (from a tar's metadata members, or files given on the command line)."""
@@ -113,12 +115,4 @@ class MemoryBlobStore(BlobStore):
         return self.blobs.get(digest)
 
 
-def read_small_file(path: Path, what: str) -> bytes:
-    """A metadata file's bytes; a one-line SourceError when unreadable or too large."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_METADATA_BYTES:
-            raise SourceError(f"{what} {path} is {size} bytes: too large to be metadata")
-        return path.read_bytes()
-    except OSError as error:
-        raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
+__all__ = ["MAX_METADATA_BYTES", "BlobInfo", "BlobStore", "DirectoryBlobStore", "MemoryBlobStore"]

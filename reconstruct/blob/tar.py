@@ -19,23 +19,23 @@ Nothing is written to disk.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import io
-import lzma
 import os
 import posixpath
 import stat
 import sys
 import tarfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..sources.base import SourceError
-from .stores import MAX_METADATA_BYTES, BlobInfo, BlobStore, check_digest
+from ..errors import SourceError
+from .compression import OUTPUT_CHUNK, compression_of, inflate_chunks
+from .digests import check_digest
+from .files import MAX_METADATA_BYTES, BlobLocation, read_head
+from .stores import BlobInfo, BlobStore
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -46,10 +46,6 @@ STREAM_KEEP_BUDGET = 32 * 1024 * 1024  # all JSON members kept from one stream, 
 MAX_MEMBERS = 200_000  # an image archive has a handful per layer; this bounds the index's memory
 MAX_HEADER_DATA = 1024 * 1024  # pax and GNU long-name records
 MAX_LINK_HOPS = 16
-# Chunk sizes of the inflate loop: small output chunks stay in the CPU cache, which measured
-# faster than 1 MiB ones (see bench/bench_archive.py).
-INPUT_CHUNK = 128 * 1024
-OUTPUT_CHUNK = 256 * 1024
 # Names of members that are layers whatever they contain: never kept while streaming.
 LAYER_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2")
 
@@ -60,13 +56,6 @@ EXTENSION_TYPES = (
     tarfile.GNUTYPE_LONGNAME,
     tarfile.GNUTYPE_LONGLINK,
 )
-
-MAGIC = {
-    b"\x1f\x8b": "gzip",
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"\xfd7zXZ\x00": "xz",
-    b"BZh": "bzip2",
-}
 
 
 @dataclass(frozen=True)
@@ -80,9 +69,9 @@ class Member:
 
 def sniff(head: bytes) -> str | None:
     """'gzip', 'zstd', 'xz', 'bzip2' or 'tar' from an input's first bytes; None for anything else."""
-    for magic, kind in MAGIC.items():
-        if head.startswith(magic):
-            return kind
+    kind = compression_of(head)
+    if kind is not None:
+        return kind
     if len(head) >= BLOCK:
         try:
             tarfile.TarInfo.frombuf(head[:BLOCK], "utf-8", "surrogateescape")
@@ -125,8 +114,19 @@ class TarIndex:
         return self._pread is None
 
     @classmethod
-    def open(cls, path: Path | str) -> TarIndex:
-        """Index the archive at `path` (`-` is standard input) in one pass."""
+    def open(
+        cls,
+        path: Path | str,
+        observe: MemberObserver | None = None,
+        on_read: Callable[[int], None] | None = None,
+    ) -> TarIndex:
+        """Index the archive at `path` (`-` is standard input) in one pass.
+
+        With `observe`, an input that can be read only once (standard input, or compressed)
+        hands every member's data to it as it passes (see `stream_index`); a plain tar in a
+        regular file is indexed by offset as always, its members read again later."""
+        if observe is not None and one_pass_only(path):
+            return stream_index(path, observe, on_read)
         if str(path) == "-":
             return _index_stdin()
         label = str(path)
@@ -186,6 +186,16 @@ class TarIndex:
             raise SourceError(f"{self.label} is truncated: {name} is cut short")
         return data
 
+    def location(self, name: str) -> BlobLocation | None:
+        """Where a member's bytes lie in a plain tar in a regular file (links followed), for
+        another process to read; None when the archive was streamed or the member is no file."""
+        member = self.resolve(name)
+        if member is None or member.kind != "file" or member.offset is None or self.streamed:
+            return None
+        if self.label == "stdin":  # read by offset from our own standard input: no path to reopen
+            return None
+        return BlobLocation(self.label, member.offset, member.size)
+
     def files(self, prefix: str = "") -> list[Member]:
         """Regular-file members whose name starts with `prefix`, in archive order."""
         return [m for m in self.members.values() if m.kind == "file" and m.name.startswith(prefix)]
@@ -218,8 +228,28 @@ class TarBlobStore(BlobStore):
         name = self._name(digest)
         return self.tar.read(name) if name else None
 
+    def locate(self, digest: str) -> BlobLocation | None:
+        name = self._name(digest)
+        return self.tar.location(name) if name else None
+
+    def member_name(self, digest: str) -> str | None:
+        name = self._name(digest)
+        member = self.tar.resolve(name) if name else None
+        return member.name if member is not None and member.kind == "file" else None
+
 
 # --- opening the input -------------------------------------------------------------------------
+
+
+def one_pass_only(path: Path | str) -> bool:
+    """Standard input, or a compressed file: its members can only be seen in one pass."""
+    if str(path) == "-":
+        return True
+    try:
+        head = read_head(Path(path), BLOCK)
+    except OSError:
+        return False  # opening it reports the problem
+    return sniff(head) not in (None, "tar")
 
 
 def _stdin() -> tuple[BinaryIO, int | None]:
@@ -272,6 +302,7 @@ def _index_stream(
     label: str,
     compression: str | None = None,
     observe: MemberObserver | None = None,
+    stop: StopWhen | None = None,
 ) -> TarIndex:
     """Index a stream that can be read only once, front to back."""
     head = b""
@@ -283,14 +314,34 @@ def _index_stream(
         chunks = _raw_chunks(raw)
         compression = None
     else:
-        chunks = _inflate(compression, raw, label)
-    members, kept = _scan(_ChunkReader(chunks), label, keep_json=True, observe=observe)
+        chunks = inflate_chunks(compression, raw, label)
+    members, kept = _scan(_ChunkReader(chunks), label, keep_json=True, observe=observe, stop=stop)
     return TarIndex(label, members, kept, compression, None)
 
 
 # What `stream_index` hands each regular member to: `observe(name, size)` returns a consumer of
 # the member's data (called with consecutive pieces), or None to let the member pass unseen.
 MemberObserver = Callable[[str, int], Callable[[memoryview], None] | None]
+# Asked after each member with the metadata members kept so far: True ends the pass there.
+StopWhen = Callable[[dict[str, bytes]], bool]
+
+
+class _Stopped(Exception):
+    """A pass ended by its `stop` before the end of the archive (what was read is kept)."""
+
+    def __init__(self, members: dict[str, Member], kept: dict[str, bytes]):
+        self.members, self.kept = members, kept
+
+
+def read_stream_until(
+    read: Callable[[int], bytes], label: str, stop: StopWhen
+) -> tuple[TarIndex, bool]:
+    """Index a stream (plain or compressed tar) only as far as `stop` needs; the rest is never
+    read. Returns the index and whether the archive was read to its end."""
+    try:
+        return _index_stream(read, label, stop=stop), True
+    except _Stopped as stopped:
+        return TarIndex(label, stopped.members, stopped.kept, None, None), False
 
 
 def stream_index(
@@ -395,124 +446,6 @@ def _raw_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
         yield data
 
 
-# --- decompression -----------------------------------------------------------------------------
-
-
-class _ZlibGzip:
-    """zlib's gzip inflater behind the needs_input/eof interface that bz2, lzma and isal share."""
-
-    def __init__(self):
-        self._inflater = zlib.decompressobj(31)
-
-    @property
-    def needs_input(self) -> bool:
-        return not self._inflater.unconsumed_tail
-
-    @property
-    def eof(self) -> bool:
-        return self._inflater.eof
-
-    @property
-    def unused_data(self) -> bytes:
-        return self._inflater.unused_data
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        return self._inflater.decompress(self._inflater.unconsumed_tail + data, max_length)
-
-
-def gzip_decompressor() -> object:
-    """A gzip decompressor (ISA-L's when installed) with the interface of bz2's: decompress(data,
-    max_length), needs_input, eof, unused_data. One gzip member; start another after eof."""
-    return _gzip_inflater()()
-
-
-def _gzip_inflater() -> Callable[[], object]:
-    # ISA-L inflates gzip about twice as fast as zlib (and faster than `gzip -dc`); use it when
-    # the `isal` package is installed, zlib otherwise.
-    try:
-        from isal import igzip_lib
-    except ImportError:
-        return _ZlibGzip
-    return lambda: igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
-
-
-def _errors() -> tuple[type[BaseException], ...]:
-    """What the inflaters raise on corrupt input (each library has its own error class)."""
-    found: list[type[BaseException]] = [OSError, EOFError, ValueError, zlib.error, lzma.LZMAError]
-    with contextlib.suppress(ImportError):
-        from isal import igzip_lib
-
-        found.append(igzip_lib.IsalError)
-    with contextlib.suppress(ImportError):
-        import zstandard
-
-        found.append(zstandard.ZstdError)
-    return tuple(found)
-
-
-def _inflate(kind: str, read: Callable[[int], bytes], label: str) -> Iterator[bytes]:
-    """Decompressed chunks of at most OUTPUT_CHUNK bytes; memory stays constant."""
-    errors = _errors()
-    try:
-        if kind == "zstd":
-            yield from _zstd_chunks(read)
-            return
-        make = {
-            "gzip": _gzip_inflater(),
-            "xz": lzma.LZMADecompressor,
-            "bzip2": bz2.BZ2Decompressor,
-        }[kind]
-        yield from _member_chunks(make, read, kind, label)
-    except errors as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SourceError(f"{label}: corrupt {kind} data ({detail})") from None
-
-
-def _member_chunks(make, read, kind: str, label: str) -> Iterator[bytes]:
-    inflater = make()
-    pending = b""
-    while True:
-        if inflater.eof:
-            # Another gzip member or xz/bzip2 stream may follow (pigz, `cat a.gz b.gz`);
-            # zero bytes after the last one are padding.
-            pending = inflater.unused_data.lstrip(b"\0")
-            while not pending:
-                more = read(INPUT_CHUNK)
-                if not more:
-                    return
-                pending = more.lstrip(b"\0")
-            inflater = make()
-        elif inflater.needs_input and not pending:
-            pending = read(INPUT_CHUNK)
-            if not pending:
-                raise SourceError(f"{label} is truncated: the {kind} data ends early")
-        out = inflater.decompress(pending, OUTPUT_CHUNK)
-        pending = b""
-        if out:
-            yield out
-
-
-def _zstd_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    try:
-        import zstandard
-    except ImportError:
-        raise SourceError(
-            "the archive is zstd-compressed: install the `zstandard` package to read it"
-        ) from None
-
-    class Raw:  # zstandard reads from an object with .read()
-        def read(self, size: int = -1) -> bytes:
-            return read(INPUT_CHUNK if size < 0 else size)
-
-    # stream_reader bounds each output (decompressobj may expand one input chunk without
-    # limit); a truncated frame shows up as a tar that ends early.
-    reader = zstandard.ZstdDecompressor().stream_reader(
-        Raw(), read_size=INPUT_CHUNK, read_across_frames=True
-    )
-    while out := reader.read(OUTPUT_CHUNK):
-        yield out
-
-
 # --- the tar format ----------------------------------------------------------------------------
 
 
@@ -600,8 +533,14 @@ class _ChunkReader:
 
 
 def _scan(
-    reader, label: str, *, keep_json: bool, observe: MemberObserver | None = None
+    reader,
+    label: str,
+    *,
+    keep_json: bool,
+    observe: MemberObserver | None = None,
+    stop: StopWhen | None = None,
 ) -> tuple[dict[str, Member], dict[str, bytes]]:
+    """Every member's header (and the kept members' data); with `stop`, only until it says so."""
     members: dict[str, Member] = {}
     kept: dict[str, bytes] = {}
     kept_bytes = 0
@@ -704,6 +643,8 @@ def _scan(
         )
         if len(members) > MAX_MEMBERS:
             raise SourceError(f"{label} has more than {MAX_MEMBERS} members: not an image archive")
+        if stop is not None and stop(kept):
+            raise _Stopped(members, kept)
 
 
 def _header_data(reader, size: int, label: str, at: int) -> bytes:

@@ -105,6 +105,7 @@ def show(
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
     from .. import api as service
+    from ..refs import listing_label
 
     if not all_images:
         target = service.load(source, config=config, platform=platform, host=host, exact=exact)
@@ -120,7 +121,7 @@ def show(
     for reference, outcome in results:
         if isinstance(outcome, Exception):
             failures += 1
-            label = service.describe(reference)
+            label = listing_label(reference)
             print(f"reconstruct: {label}: {str(outcome).splitlines()[0]}", file=sys.stderr)
             continue
         text = service.render(outcome, format.value, era=era, no_trunc=no_trunc)

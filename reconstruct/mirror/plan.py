@@ -7,14 +7,12 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..sources import Source, SourceError, detect, open_source, parse_spec, split_path_selector
+from ..sources import Source, SourceError, folder_members, input_path, open_source
 from .report import Reporter, Summary, one_line
 
 # A name component or a tag that is safe as a file name (what Docker accepts, case aside).
 NAME_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# What a directory of archives may hold, one source each.
-MEMBER_KINDS = frozenset({"docker-archive", "oci-archive", "oci"})
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tgz", ".tar")
 
 
@@ -35,23 +33,9 @@ def path_problem(repo: str, tag: str) -> str | None:
     return None
 
 
-def path_of(spec: str) -> Path | None:
-    """The file or folder a spec reads; None when it names none (an engine)."""
-    transport, argument = parse_spec(spec)
-    if transport == "docker-daemon" or (transport is None and not _exists(spec)):
-        return None
-    path, _ = split_path_selector(argument)
-    return path
-
-
-def _exists(spec: str) -> bool:
-    path, _ = split_path_selector(spec)
-    return str(path) == "-" or path.exists()
-
-
 def default_name(spec: str) -> str:
     """For images a source names by tag only: the layout's folder or the archive's file name."""
-    path = path_of(spec)
+    path = input_path(spec)
     name = path.resolve().name if path is not None and str(path) != "-" else ""
     for suffix in ARCHIVE_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
@@ -61,30 +45,14 @@ def default_name(spec: str) -> str:
 
 def source_specs(spec: str) -> list[str]:
     """`spec` itself, or for a plain folder of archives and OCI layouts, one spec per member."""
-    transport, argument = parse_spec(spec)
-    if transport is not None:
-        return [spec]
-    path, selector = split_path_selector(argument)
-    if selector is not None or not path.is_dir() or detect(path) != "json":
-        return [spec]
-    members = []
-    for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
-            continue
-        try:
-            kind = detect(child)
-        except (SourceError, OSError):
-            continue  # neither an archive nor a layout: not for mirror to read
-        if kind in MEMBER_KINDS:
-            members.append(f"{kind}:{child}")
-    return members or [spec]
+    return folder_members(spec) or [spec]
 
 
 def check_outdir(outdir: Path, spec: str) -> None:
     """Bad input: an OUTDIR that is a file, or that overlaps the source (inputs are only read)."""
     if outdir.exists() and not outdir.is_dir():
         raise SourceError(f"{outdir} exists and is not a directory")
-    path = path_of(spec)
+    path = input_path(spec)
     if path is None or str(path) == "-" or not path.exists():
         return
     source, out = path.resolve(), outdir.resolve()
@@ -160,14 +128,14 @@ def plan(
             source, selector = open_source(member, **({"host": host} if host else {}))
             references = source.references()
             if selector:
-                references = [source._choose(selector)]
+                references = [source.select(selector)]
         except (SourceError, LookupError, ValueError, OSError) as error:
             if len(specs) == 1:
                 raise  # the one source given cannot be read: bad input
             summary.failed += 1
             reporter.failure(member, one_line(error))
             continue
-        if path_of(member) == Path("-"):
+        if input_path(member) == Path("-"):
             result.opened[member] = source  # standard input can be read only once
         fallback = name or default_name(member)
         untagged: list[str] = []

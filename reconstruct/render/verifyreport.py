@@ -7,7 +7,7 @@ import json
 import time
 from typing import TextIO
 
-from ..verify import Check, Verdict, VerifyReport
+from ..verify.report import Check, Verdict, VerifyReport
 
 SCHEMA = "reconstruct/verify/v1"
 _VERDICT_WIDTH = max(len(v.value) for v in Verdict)

@@ -12,9 +12,15 @@ lives in its own module and is imported only when used.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..blob.files import read_head
 from .base import Source, SourceError
+
+if TYPE_CHECKING:
+    from ..blob.tar import MemberObserver
 
 # transport → (module, class, takes a path)
 TRANSPORTS: dict[str, tuple[str, str]] = {
@@ -29,6 +35,10 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
     "oci-archive": ("ociarchive", "OciArchiveSource"),
     "docker-daemon": ("engine", "EngineSource"),
 }
+
+
+# Transports that read one archive file (what a folder of saved images holds, beside layouts).
+ARCHIVE_TRANSPORTS = frozenset({"docker-archive", "oci-archive"})
 
 
 def parse_spec(spec: str) -> tuple[str | None, str]:
@@ -70,8 +80,7 @@ def detect(path: Path) -> str:
             return "docker-root"
         return "json"
     if path.is_file():
-        with path.open("rb") as handle:
-            start = handle.read(512)
+        start = read_head(path, 512)
         head = start.lstrip()
         if head.startswith(b"{"):
             return "json"
@@ -106,11 +115,15 @@ def open_source(
     config: str | None = None,
     host: str | None = None,
     exact: bool | None = None,
+    observe: MemberObserver | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> tuple[Source, str | None]:
     """The source named by `spec`, and the selector (tag, name:tag, digest) it carried.
 
     `host` and `exact` go with an engine (`docker-daemon:`), which a bare SOURCE that is no
     existing path but reads as an image reference (`python:3`, an image ID) also names.
+    `observe` and `on_read` go to an archive that can be read only once (see TarIndex.open);
+    other sources ignore them.
     """
     transport, argument = parse_spec(spec)
     if transport is None and _names_an_image(spec):
@@ -135,7 +148,43 @@ def open_source(
         return source_class(path, Path(config) if config else None), selector
     if config:
         raise SourceError("--config only goes with a manifest file (json: source)")
+    if source_class.capabilities.archive:
+        return source_class(path, observe, on_read), selector
     return source_class(path), selector
+
+
+def folder_members(spec: str) -> list[str]:
+    """For a bare folder that is no store itself but holds archives and OCI layouts: one spec
+    per such member, transport named (`docker-archive:DIR/a.tar`); else none."""
+    transport, argument = parse_spec(spec)
+    if transport is not None:
+        return []
+    path, selector = split_path_selector(argument)
+    if selector is not None or not path.is_dir() or detect(path) != "json":
+        return []
+    members = []
+    for child in sorted(path.iterdir()):
+        if child.name.startswith("."):
+            continue
+        try:
+            kind = detect(child)
+        except (SourceError, OSError):
+            continue  # neither an archive nor a layout
+        if kind == "oci" or kind in ARCHIVE_TRANSPORTS:
+            members.append(f"{kind}:{child}")
+    return members
+
+
+def input_path(spec: str) -> Path | None:
+    """The file or folder `spec` reads (`-`: standard input); None when it names none (an
+    engine, or a bare reference that is no path here)."""
+    transport, argument = parse_spec(spec)
+    if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
+        return None
+    path, _ = split_path_selector(argument)
+    if transport is None and str(path) != "-" and not path.exists():
+        return None
+    return path
 
 
 def _names_an_image(spec: str) -> bool:
@@ -147,4 +196,14 @@ def _names_an_image(spec: str) -> bool:
     return looks_like_reference(spec)
 
 
-__all__ = ["TRANSPORTS", "Source", "SourceError", "detect", "open_source", "parse_spec"]
+__all__ = [
+    "TRANSPORTS",
+    "Source",
+    "SourceError",
+    "detect",
+    "folder_members",
+    "input_path",
+    "open_source",
+    "parse_spec",
+    "split_path_selector",
+]

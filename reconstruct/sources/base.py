@@ -1,24 +1,40 @@
-"""The source interface: every kind of input lists what it holds and returns the model.
+"""The Source contract: every kind of input lists what it holds and returns the model.
 
-Modelled on containers/image transports: `oci:PATH[:TAG]`, `docker-archive:PATH[:NAME:TAG]`, …
-A source only reads; it never formats and never writes to its input.
+Modelled on containers/image transports (`oci:PATH[:TAG]`, `docker-archive:PATH[:NAME:TAG]`, …)
+and go-containerregistry's minimal cores: a source implements `references()` and `get()`, says
+what it can know in `capabilities`, and shows its stored bytes in `blobs()` (view.py); selection
+(`select`), direct reads of listed references (`get_reference`) and the labels are derived here.
+A source only reads; it never formats and never writes to its input. Nothing outside `sources/`
+knows which transport a source is.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
+from ..errors import SourceError
 from ..model import Reference, Target
-from ..refs import display_name, split_reference
+from ..refs import display_name, holding_label, split_reference
+from .view import BlobView
 
 
-class SourceError(Exception):
-    """Input that cannot be read as asked; the message is one line for the user."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kind of source holds; commands decide from these, never from transport names."""
+
+    config: bool = True  # each image's own config (Image ID, Env…): not in a document or Dockerfile
+    whole_history: bool = True  # history back to the base's first step (a Dockerfile's: its FROM)
+    local_path: bool = True  # reads a file or folder here (False: an engine's API)
+    archive: bool = False  # a tar, whose members a one-pass read can hand to an observer
+    # Why there are no blobs to hash (None: there are, see `blobs()`).
+    unhashable: str | None = None
 
 
 class Source(ABC):
     transport: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
     def references(self) -> list[Reference]:
@@ -32,7 +48,13 @@ class Source(ABC):
         """One of `references()`, read directly (a store's every image: no lookup per image)."""
         return self.get(reference.selector or reference.digest)
 
-    def _choose(self, selector: str | None) -> Reference:
+    def blobs(self, references: list[Reference]) -> BlobView:
+        """The stored bytes behind `references` (some of `references()`), for verification.
+
+        Only sources with `capabilities.unhashable` None are asked."""
+        raise SourceError(f"{self.transport}: {self.capabilities.unhashable or 'no blobs here'}")
+
+    def select(self, selector: str | None) -> Reference:
         """Pick one of `references()` by tag, name:tag, name or digest (prefix)."""
         refs = self.references()
         if not refs:
@@ -40,29 +62,28 @@ class Source(ABC):
         if selector is None:
             if len(refs) == 1:
                 return refs[0]
-            names = ", ".join(_describe(ref) for ref in refs[:8])
+            names = ", ".join(holding_label(ref) for ref in refs[:8])
             more = f" and {len(refs) - 8} more" if len(refs) > 8 else ""
             raise SourceError(
                 f"{self.transport}: holds {len(refs)} images ({names}{more}); "
                 f"add :TAG (or :NAME:TAG) to choose one"
             )
-        matches = [ref for ref in refs if _matches(ref, selector)]
+        matches = [ref for ref in refs if matches_selector(ref, selector)]
         if not matches:
             raise SourceError(
                 f"{self.transport}: no image {selector!r} here (it holds: "
-                + ", ".join(_describe(ref) for ref in refs[:8])
+                + ", ".join(holding_label(ref) for ref in refs[:8])
                 + ")"
             )
         return matches[0]
 
-
-def _describe(ref: Reference) -> str:
-    if ref.name or ref.tag:
-        return f"{ref.name or ''}:{ref.tag}" if ref.tag else (ref.name or "")
-    return ref.digest or "?"
+    def selected(self, selector: str | None) -> list[Reference]:
+        """The reference `selector` names, or every reference when there is none."""
+        return [self.select(selector)] if selector else self.references()
 
 
-def _matches(ref: Reference, selector: str) -> bool:
+def matches_selector(ref: Reference, selector: str) -> bool:
+    """Whether `selector` (tag, name:tag, name, digest or a 12+ digit prefix) names `ref`."""
     name_tag = f"{ref.name}:{ref.tag}" if ref.name and ref.tag else None
     if selector in (ref.tag, ref.selector, name_tag, ref.name):
         return True
@@ -76,3 +97,6 @@ def _matches(ref: Reference, selector: str) -> bool:
     digest = ref.digest or ""
     bare = selector.removeprefix("sha256:")
     return len(bare) >= 12 and digest.removeprefix("sha256:").startswith(bare)
+
+
+__all__ = ["BlobView", "Capabilities", "Source", "SourceError", "matches_selector"]

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..blob.tar import TarBlobStore, TarIndex
+from ..blob.tar import MemberObserver, TarBlobStore, TarIndex
 from ..model import Image, Reference, Target
-from ..refs import display_name, split_reference
-from .base import Source, SourceError
+from ..refs import display_name, report_label, split_reference
+from .base import Capabilities, Source, SourceError
 from .ocilayout import layout_references, layout_target
 from .partial import (
     as_list,
@@ -40,6 +40,7 @@ from .partial import (
     parse_json,
     sha256_digest,
 )
+from .view import BlobView, MemberImage, Root, descriptor_roots
 
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 # kaniko (go-containerregistry's tarball writer) and jib name gzipped layers `<hex>.tar.gz`
@@ -75,9 +76,11 @@ class _Choice:
 class DockerArchiveSource(Source):
     transport = "docker-archive"
 
-    def __init__(self, path: Path | str, tar: TarIndex | None = None):
-        # `tar`: the archive already indexed (verify indexes it while hashing every member)
-        self.tar = tar if tar is not None else TarIndex.open(path)
+    capabilities = Capabilities(archive=True)
+
+    def __init__(self, path: Path | str, observe: MemberObserver | None = None, on_read=None):
+        # `observe`: verify hashes every member during the one pass a compressed input allows
+        self.tar = TarIndex.open(path, observe, on_read)
         self.label = self.tar.label
         self.store = TarBlobStore(self.tar)
         manifest_data = self.tar.read("manifest.json")
@@ -126,7 +129,7 @@ class DockerArchiveSource(Source):
         return self._choices
 
     def get(self, selector: str | None = None) -> Target:
-        reference = self._choose(selector)
+        reference = self.select(selector)
         choice = next(c for c in self.choices() if c.reference is reference)
         if choice.entry is None:
             assert self.index is not None
@@ -142,6 +145,28 @@ class DockerArchiveSource(Source):
                 if name and tag:
                     names[(display_name(name) or name, tag)] = name
         return names
+
+    def blobs(self, references: list[Reference]) -> BlobView:
+        """Docker ≥ 25 saves: their OCI index; manifest.json entries it does not reach: by
+        member name (the legacy layout)."""
+        wanted = {id(ref) for ref in references}
+        chosen = [c for c in self.choices() if id(c.reference) in wanted]
+        descriptors = dict((r.digest, d) for r, d in layout_references(self.index or {}))
+        found = [
+            (c.reference, descriptors.get(c.reference.digest) or {"digest": c.reference.digest})
+            for c in chosen
+            if c.entry is None
+        ]
+        roots: list[Root] = list(descriptor_roots(found))
+        entries: dict[str, tuple[list[str], ManifestEntry]] = {}
+        for choice in chosen:
+            if choice.entry is not None:
+                names, _ = entries.setdefault(choice.entry.config, ([], choice.entry))
+                names.append(report_label(choice.reference))
+        for names, entry in entries.values():
+            label = ", ".join(dict.fromkeys(names))
+            roots.append(MemberImage(label, entry.config, entry.layers, entry.layer_sources))
+        return BlobView(roots, store=self.store, archive=self.tar)
 
     # --- images from manifest.json ----------------------------------------------------------
 

@@ -14,9 +14,9 @@ import io
 import re
 from pathlib import Path
 
-from ..blob.stores import read_small_file
+from ..blob.files import read_small_file
 from ..model import BASE_NAME_ANNOTATION, Image, Reference, Step, Target
-from .base import Source, SourceError
+from .base import Capabilities, Source, SourceError
 
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(
@@ -148,6 +148,11 @@ def steps_from_dockerfile(
 
 class DockerfileSource(Source):
     transport = "dockerfile"
+    capabilities = Capabilities(
+        config=False,
+        whole_history=False,
+        unhashable="a Dockerfile is not an image: nothing to hash",
+    )
 
     def __init__(self, path: Path):
         if path.is_dir():

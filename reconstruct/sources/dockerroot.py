@@ -32,11 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..blob.stores import MAX_METADATA_BYTES, check_digest
+from ..blob.digests import check_digest
+from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..model import Image, Layer, Reference, Target
-from ..refs import split_reference
-from .base import Source, SourceError, _matches
-from .partial import image_from_config, layer_from_descriptor, parse_json, sha256_digest
+from ..refs import report_label, split_reference
+from .base import Source, SourceError, matches_selector
+from .partial import (
+    diff_ids_of,
+    image_from_config,
+    json_object,
+    layer_from_descriptor,
+    parse_json,
+    sha256_digest,
+)
+from .view import BlobView, UnpackedImage, UnpackedLayer
 
 MAX_SMALL_FILE = 64 * 1024
 DIGEST_LIKE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
@@ -202,6 +211,43 @@ class DockerRootSource(Source):
     def references(self) -> list[Reference]:
         return [ref for ref, _ in self._listing()]
 
+    def blobs(self, references: list[Reference]) -> BlobView:
+        """Each image's config (hashable: its name is the Image ID); its layers are unpacked,
+        so only what layerdb records of them can be compared."""
+        images: dict[str, UnpackedImage] = {}
+        for ref in references:
+            image_id = ref.digest or ""
+            if image_id in images:
+                images[image_id].label += f", {report_label(ref)}"
+                continue
+            images[image_id] = self._unpacked(report_label(ref), image_id)
+        return BlobView(list(images.values()))
+
+    def _unpacked(self, label: str, image_id: str) -> UnpackedImage:
+        found = [
+            (driver, driver.config_path(image_id))
+            for driver in self.drivers
+            if _valid(image_id) and driver.config_path(image_id).is_file()
+        ]
+        if not found:
+            return UnpackedImage(label, image_id, None, None)
+        driver, path = found[0]
+        try:
+            data = _read_file(path)
+        except SourceError as error:
+            return UnpackedImage(label, image_id, None, str(error))
+        image = UnpackedImage(label, image_id, data, None)
+        diff_ids = diff_ids_of(json_object(data))
+        for diff_id, chain in zip(diff_ids, chain_ids(diff_ids), strict=True):
+            folder = driver.layer_dir(chain) if _valid(chain) else None
+            if folder is None or not folder.is_dir():
+                image.layers.append(UnpackedLayer(diff_id, False, None))
+                continue
+            recorded = read_text_file(folder / "diff", MAX_SMALL_FILE)
+            unreadable = recorded is None and (folder / "diff").exists()
+            image.layers.append(UnpackedLayer(diff_id, True, recorded, unreadable))
+        return image
+
     # --- reading ---------------------------------------------------------------------------
 
     def get(self, selector: str | None = None) -> Target:
@@ -219,7 +265,7 @@ class DockerRootSource(Source):
         if selector is None:
             if len(listing) == 1:
                 return listing[0]
-            self._choose(None)  # raises the "holds N images" message
+            self.select(None)  # raises the "holds N images" message
         assert selector is not None
         drivers = self.drivers
         head, sep, rest = selector.partition(":")
@@ -234,7 +280,7 @@ class DockerRootSource(Source):
                 image_id = driver.repositories.get(name, {}).get(selector)
                 if image_id:
                     return Reference(name=name, digest=image_id, selector=selector), driver
-        matches = [(ref, d) for ref, d in listing if _matches(ref, selector)]
+        matches = [(ref, d) for ref, d in listing if matches_selector(ref, selector)]
         matches += [
             (ref, d)
             for ref, d in listing
@@ -245,7 +291,7 @@ class DockerRootSource(Source):
             for driver in drivers:  # an intermediate image (a parent), which is not listed
                 if _valid(image_id) and driver.config_path(image_id).is_file():
                     return Reference(digest=image_id, selector=image_id), driver
-            self._choose(selector)  # raises "no image … here"
+            self.select(selector)  # raises "no image … here"
         if DIGEST_LIKE.match(selector):
             keys = {ref.digest for ref, _ in matches}
         else:  # a tag alone (or a short name) must name one image
@@ -387,15 +433,7 @@ def _valid(digest: str) -> bool:
 
 def _read_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes | None:
     """A small file's bytes, None when absent; a one-line SourceError when unreadable."""
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise SourceError(f"docker-root: {path} is {size} bytes: too large to be metadata")
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise SourceError(f"docker-root: cannot read {path}: {error.strerror}") from None
+    return read_optional_file(path, "docker-root:", limit)
 
 
 def _small_text(path: Path, limit: int = MAX_SMALL_FILE) -> str | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..blob.stores import MAX_METADATA_BYTES, DirectoryBlobStore, check_digest, read_small_file
+from ..blob.digests import check_digest
+from ..blob.files import MAX_METADATA_BYTES, read_small_file
+from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
 from .base import Source, SourceError
 from .partial import (
@@ -21,6 +23,7 @@ from .partial import (
     resolve,
     sha256_digest,
 )
+from .view import BlobView, LoneDocument, digest_roots
 
 BLOB_NAMES = ("{alg}:{hex}", "{hex}", "{alg}/{hex}", "blobs/{alg}/{hex}")
 
@@ -42,10 +45,18 @@ class JsonFilesSource(Source):
             return [Reference(digest=digest, selector=digest)]
         return [Reference(digest=d, selector=d) for d in self._roots()]
 
+    def blobs(self, references: list[Reference]) -> BlobView:
+        if self.path.is_file():
+            data = read_small_file(self.path, "file")
+            override = read_small_file(self.config, "config") if self.config else None
+            root = LoneDocument(str(self.path), data, override)
+            return BlobView([root], store=self.store, layers_may_be_absent=True)
+        return BlobView(digest_roots(references), store=self.store, layers_may_be_absent=True)
+
     def get(self, selector: str | None = None) -> Target:
         if self.path.is_file():
             return Target(Reference(), self._from_file())
-        ref = self._choose(selector)
+        ref = self.select(selector)
         root = resolve(self.store, ref.digest or "")
         if root is None:  # a config named by digest, with no manifest above it
             data = self.store.read(ref.digest or "")
@@ -80,7 +91,7 @@ class JsonFilesSource(Source):
             if digest is None or not path.is_file() or path.stat().st_size > MAX_METADATA_BYTES:
                 continue
             try:
-                documents[digest] = parse_json(path.read_bytes(), str(path))
+                documents[digest] = parse_json(read_small_file(path, "blob"), str(path))
             except (SourceError, OSError):
                 continue  # layer blobs and other non-JSON files
         referenced = set()

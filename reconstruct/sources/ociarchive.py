@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..blob.tar import TarBlobStore, TarIndex
+from ..blob.tar import MemberObserver, TarBlobStore, TarIndex
 from ..model import Reference, Target
-from .base import Source, SourceError
-from .ocilayout import layout_references, layout_target
+from .base import Capabilities, Source, SourceError
+from .ocilayout import layout_descriptors, layout_references, layout_target
 from .partial import parse_json
+from .view import BlobView, descriptor_roots
 
 
 class OciArchiveSource(Source):
     transport = "oci-archive"
 
-    def __init__(self, path: Path | str, tar: TarIndex | None = None):
-        # `tar`: the archive already indexed (verify indexes it while hashing every member)
-        self.tar = tar if tar is not None else TarIndex.open(path)
+    capabilities = Capabilities(archive=True)
+
+    def __init__(self, path: Path | str, observe: MemberObserver | None = None, on_read=None):
+        # `observe`: verify hashes every member during the one pass a compressed input allows
+        self.tar = TarIndex.open(path, observe, on_read)
         data = self.tar.read("index.json")
         if data is None:
             docker_save = self.tar.read("manifest.json") is not None
@@ -36,4 +39,8 @@ class OciArchiveSource(Source):
         return [ref for ref, _ in layout_references(self.index)]
 
     def get(self, selector: str | None = None) -> Target:
-        return layout_target(self.store, self.index, self._choose(selector), self.transport)
+        return layout_target(self.store, self.index, self.select(selector), self.transport)
+
+    def blobs(self, references: list[Reference]) -> BlobView:
+        roots = descriptor_roots(layout_descriptors(self.index, references))
+        return BlobView(roots, store=self.store, archive=self.tar)

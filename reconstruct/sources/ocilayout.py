@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..blob.stores import BlobStore, DirectoryBlobStore, read_small_file
+from ..blob.files import read_small_file
+from ..blob.stores import BlobStore, DirectoryBlobStore
 from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
 from .partial import as_list, parse_json, resolve
+from .view import BlobView, descriptor_roots
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -39,6 +41,14 @@ def layout_references(index: dict[str, Any]) -> list[tuple[Reference, dict[str, 
         selector = f"{name}:{tag}" if name and tag else (tag or digest)
         found.append((Reference(name=name, tag=tag, digest=digest, selector=selector), descriptor))
     return found
+
+
+def layout_descriptors(
+    index: dict[str, Any], references: list[Reference]
+) -> list[tuple[Reference, dict[str, Any]]]:
+    """The index.json entries that `references` name, with their descriptors."""
+    digests = {ref.digest for ref in references}
+    return [(ref, d) for ref, d in layout_references(index) if ref.digest in digests]
 
 
 def layout_target(
@@ -77,4 +87,9 @@ class OciLayoutSource(Source):
         return [ref for ref, _ in layout_references(self.index)]
 
     def get(self, selector: str | None = None) -> Target:
-        return layout_target(self.store, self.index, self._choose(selector), self.transport)
+        return layout_target(self.store, self.index, self.select(selector), self.transport)
+
+    def blobs(self, references: list[Reference]) -> BlobView:
+        # a metadata-only copy (no layer blob at all, like the bundled sample) is normal
+        roots = descriptor_roots(layout_descriptors(self.index, references))
+        return BlobView(roots, store=self.store, layers_may_be_absent=True)

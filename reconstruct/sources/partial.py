@@ -6,11 +6,11 @@ Image. No store-specific knowledge lives here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-from ..blob.stores import BlobStore, check_digest
+from ..blob.digests import check_digest, sha256_digest
+from ..blob.stores import BlobStore
 from ..history import link_layers
 from ..model import (
     INDEX_MEDIA_TYPES,
@@ -24,10 +24,6 @@ from ..model import (
 from .base import SourceError
 
 MAX_INDEX_DEPTH = 8
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
@@ -301,3 +297,21 @@ def index_from_json(
             index.warnings.append(f"{entry.digest} is listed but not present in this source")
         index.entries.append(entry)
     return index
+
+
+def json_object(data: bytes | None) -> dict[str, Any] | None:
+    """A JSON object, or None for anything else (absent, not JSON, not an object)."""
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def diff_ids_of(config: dict[str, Any] | None) -> list[str]:
+    """A raw config's rootfs.diff_ids, a non-string entry as \"\"."""
+    rootfs = config.get("rootfs") if isinstance(config, dict) else None
+    values = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    return [d if isinstance(d, str) else "" for d in values] if isinstance(values, list) else []

@@ -22,10 +22,13 @@ import os
 import re
 from pathlib import Path
 
-from ..blob.stores import DirectoryBlobStore, check_digest
+from ..blob.digests import check_digest, valid_digest
+from ..blob.files import read_text_file
+from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
-from .base import Source, SourceError, _matches
+from .base import Source, SourceError, matches_selector
 from .partial import kind_of, parse_json, resolve
+from .view import BlobView, digest_roots
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"
 MAX_LINK_BYTES = 1024
@@ -53,17 +56,8 @@ def looks_like_registry(path: Path) -> bool:
 
 def read_link(path: Path) -> str | None:
     """The digest a `link` file holds, None when it is absent or not a digest."""
-    try:
-        if path.stat().st_size > MAX_LINK_BYTES:
-            return None
-        text = path.read_text("ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    try:
-        check_digest(text)
-    except SourceError:
-        return None
-    return text
+    text = read_text_file(path, MAX_LINK_BYTES)
+    return text if valid_digest(text) else None
 
 
 class RegistryDirSource(Source):
@@ -164,10 +158,10 @@ class RegistryDirSource(Source):
 
     # --- reading ---------------------------------------------------------------------------
 
-    def _choose(self, selector: str | None) -> Reference:
+    def select(self, selector: str | None) -> Reference:
         """As the base class, but a tag or name found in several repositories is ambiguous."""
         if selector is None:
-            return super()._choose(None)
+            return super().select(None)
         refs = self.references()
         if "@" in selector:  # name@digest: that repository's manifest, tagged or not
             name, _, digest = selector.partition("@")
@@ -177,7 +171,7 @@ class RegistryDirSource(Source):
             if name in self.repositories():
                 check_digest(digest)
                 return Reference(name=name, digest=digest, selector=selector)
-        matches = [ref for ref in refs if _matches(ref, selector)]
+        matches = [ref for ref in refs if matches_selector(ref, selector)]
         exact = [ref for ref in matches if selector in (ref.selector, f"{ref.name}:{ref.tag}")]
         if exact:
             return exact[0]
@@ -203,10 +197,13 @@ class RegistryDirSource(Source):
                 + ", ".join(ref.selector or "?" for ref in matches[:8])
                 + "; use NAME:TAG"
             )
-        return super()._choose(selector)
+        return super().select(selector)
 
     def get(self, selector: str | None = None) -> Target:
-        return self.get_reference(self._choose(selector))
+        return self.get_reference(self.select(selector))
+
+    def blobs(self, references: list[Reference]) -> BlobView:
+        return BlobView(digest_roots(references), store=self.store, layers_may_be_absent=True)
 
     def get_reference(self, ref: Reference) -> Target:
         what = ref.selector or ref.digest or "?"

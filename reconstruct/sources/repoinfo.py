@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..blob.stores import read_small_file
+from ..blob.files import read_small_file
 from ..history import (
     BUILDKIT_AWARE_ERA,
     created_by_from_repo_info,
@@ -24,7 +24,7 @@ from ..history import (
 )
 from ..model import Image, Index, IndexEntry, Layer, Platform, Reference, Step, Target
 from ..refs import split_reference
-from .base import Source, SourceError
+from .base import Capabilities, Source, SourceError
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
@@ -248,6 +248,9 @@ def _parse_layers(lines: list[str]) -> list[Layer]:
 
 class RepoInfoSource(Source):
     transport = "repo-info"
+    capabilities = Capabilities(
+        config=False, unhashable="a repo-info document records no blobs: nothing to hash"
+    )
 
     def __init__(self, path: Path):
         if not path.is_file():
@@ -269,5 +272,5 @@ class RepoInfoSource(Source):
     def get(self, selector: str | None = None) -> Target:
         target = parse_document(self.text, str(self.path))
         if selector:
-            self._choose(selector)
+            self.select(selector)
         return target

@@ -9,12 +9,15 @@ from pathlib import Path
 
 from ..model import Reference, Target
 from ..refs import display_name, split_reference
-from .base import Source, SourceError
+from .base import Capabilities, Source, SourceError
 from .repoinfo import RepoInfoSource
 
 
 class RepoInfoDirSource(Source):
     transport = "repo-info-dir"
+    capabilities = Capabilities(
+        config=False, unhashable="a repo-info document records no blobs: nothing to hash"
+    )
 
     def __init__(self, path: Path):
         repos = path / "repos"

@@ -18,12 +18,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
+from ..blob.compression import LONGEST_MAGIC, Inflater, ZstdPusher, compression_of, describe_error
 from ..blob.files import READ_CHUNK, BlobLocation, read_chunks
 
-# Inflated output is hashed in pieces of at most this size: the memory bound per layer.
-OUTPUT_CHUNK = 256 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Below this much layer data, worker processes cost more to start than they save.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # Workers report progress to the parent every this many bytes.
@@ -54,7 +51,7 @@ class Digester:
         self._unpacked = 0
         self._head = b""  # the first bytes, until there are enough to tell the compression
         self._push: Callable[[Any], None] | None = None
-        self._inflater: _Inflater | None = None
+        self._finish: Callable[[], None] | None = None  # checks the compressed data ended
         self.compression: str | None = None
         self.error: str | None = None
 
@@ -65,7 +62,7 @@ class Digester:
         self.size += len(data)
         if self._push is None:
             self._head += bytes(data)
-            if len(self._head) < len(ZSTD_MAGIC):
+            if len(self._head) < LONGEST_MAGIC:
                 return
             data, self._head = self._head, b""
             self._choose(data)
@@ -76,15 +73,17 @@ class Digester:
                 self.error = _describe(self.compression, error)
 
     def _choose(self, head: bytes) -> None:
-        if head.startswith(GZIP_MAGIC):
-            self.compression = "gzip"
-            self._inflater = _GzipInflater(self._unpacked_piece)
-            self._push = self._inflater.push
-        elif head.startswith(ZSTD_MAGIC):
-            self.compression = "zstd"
-            self._inflater = _ZstdInflater(self._unpacked_piece)
-            self._push = self._inflater.push
-        else:
+        kind = compression_of(head)
+        if kind == "gzip":
+            self.compression = kind
+            inflater = Inflater(kind)
+            self._push = lambda data: [self._unpacked_piece(p) for p in inflater.feed(data)]
+            self._finish = lambda: None if inflater.complete else _ends_early(kind)
+        elif kind == "zstd":
+            self.compression = kind
+            pusher = ZstdPusher(self._unpacked_piece)
+            self._push, self._finish = pusher.push, pusher.finish
+        else:  # a layer is gzip, zstd or a plain tar; anything else is hashed as it is
             self._push = self._unpacked_piece
 
     def _unpacked_piece(self, data: bytes | memoryview) -> None:
@@ -97,9 +96,9 @@ class Digester:
             self._choose(head)
             if head:
                 self._push(head)  # type: ignore[misc]
-        if self._inflater is not None and self.error is None:
+        if self._finish is not None and self.error is None:
             try:
-                self._inflater.finish()
+                self._finish()
             except Exception as error:
                 self.error = _describe(self.compression, error)
         digest = f"{self._algorithm}:{self._raw.hexdigest()}"
@@ -110,67 +109,11 @@ class Digester:
 
 
 def _describe(compression: str | None, error: Exception) -> str:
-    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return f"not valid {compression} data ({detail})"
+    return f"not valid {compression} data ({describe_error(error)})"
 
 
-class _Inflater:
-    def push(self, data: Any) -> None:
-        raise NotImplementedError
-
-    def finish(self) -> None:
-        raise NotImplementedError
-
-
-class _GzipInflater(_Inflater):
-    """gzip members one after another (pigz writes several), zero padding after the last."""
-
-    def __init__(self, sink: Callable[[bytes], None]):
-        from ..blob.tar import gzip_decompressor
-
-        self._make = gzip_decompressor
-        self._inflater: Any = self._make()
-        self._sink = sink
-        self._started = False  # whether the current member has had any input
-
-    def push(self, data: Any) -> None:
-        while data:
-            inflater = self._inflater
-            if inflater.eof:
-                data = bytes(data).lstrip(b"\0")
-                if not data:
-                    return
-                self._inflater = inflater = self._make()
-            self._sink(inflater.decompress(data, OUTPUT_CHUNK))
-            while not inflater.eof and not inflater.needs_input:
-                self._sink(inflater.decompress(b"", OUTPUT_CHUNK))
-            data = inflater.unused_data if inflater.eof else b""
-
-    def finish(self) -> None:
-        if not self._inflater.eof:
-            raise EOFError("the gzip data ends early")
-
-
-class _ZstdInflater(_Inflater):
-    """zstd frames one after another; output handed on in bounded pieces."""
-
-    def __init__(self, sink: Callable[[bytes], None]):
-        import zstandard
-
-        class Writer:  # what zstandard writes the decompressed pieces to
-            def write(self, data: bytes) -> int:
-                sink(data)
-                return len(data)
-
-        self._writer = zstandard.ZstdDecompressor().stream_writer(
-            Writer(), write_size=OUTPUT_CHUNK, closefd=False
-        )
-
-    def push(self, data: Any) -> None:
-        self._writer.write(data)
-
-    def finish(self) -> None:
-        self._writer.flush()
+def _ends_early(kind: str) -> None:
+    raise EOFError(f"the {kind} data ends early")
 
 
 # --- reading blobs from files, in parallel ------------------------------------------------------

@@ -1,58 +1,44 @@
-"""How `verify` walks each kind of source: which blobs to hash, and what each must match.
+"""How `verify` walks a source: which blobs to hash, and what each must match.
 
 Metadata blobs (indexes, manifests, configs) are small and checked as they are read. Layer
-checks are planned here and judged once the layers are measured (verify.py): by worker processes
-from files and plain archives, or, for an archive that can only be read once (compressed, or a
-pipe), during the single pass that also indexes it (`tarindex.stream_index`).
+checks are planned here and judged once the layers are measured (verify/__init__.py): by worker
+processes from files and plain archives, or, for an input that can only be read once
+(compressed, or a pipe), during the single pass that also indexes it.
 
-The walk reads raw JSON rather than the model: what is verified is exactly what the source
-holds, descriptors and all, independently of how `show` interprets it. The walk through a blob
-store and the check builders are in verifywalk.py; this module picks what to walk per source.
+Everything goes through the Source contract: a source's capabilities say whether it holds
+anything to hash, and its blob view (sources/view.py) says what, root by root; this module knows
+the shapes of storage, never the kinds of source. The walk reads raw JSON rather than the model:
+what is verified is exactly what the source holds, descriptors and all, independently of how
+`show` interprets it. The walk through a blob store and the check builders are in walk.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..blob.files import read_file
-from ..blob.tar import TarIndex, sniff, stream_index
+from ..blob.digests import named_digest, sha256_digest
 from ..model import FOREIGN_MEDIA_TYPES, Reference
-from ..sources import detect, open_source, parse_spec
+from ..refs import report_label
+from ..sources import input_path, open_source
 from ..sources.base import Source, SourceError
-from ..sources.partial import kind_of
-from . import Check, Expected, Group, Progress, Verdict, VerifyReport
+from ..sources.partial import diff_ids_of, json_object, kind_of
+from ..sources.view import BlobView, DescriptorRoot, LoneDocument, MemberImage, UnpackedImage
 from .digest import Digester, Measured
+from .judge import Expected
+from .report import Check, Group, Progress, Verdict, VerifyReport
 from .walk import (
     LayerBytes,
     PendingLayer,
     Plan,
     StoreWalker,
     consistency_checks,
-    diff_ids_of,
     fail,
     history_check,
-    json_object,
     member_key,
     metadata_check,
-    named_digest,
     platform_label_of,
-    valid_digest,
 )
-
-ARCHIVES = ("docker-archive", "oci-archive")
-# Sources whose layers may all be absent by design: a metadata-only copy (the bundled sample).
-METADATA_ONLY_ALLOWED = ("oci", "json", "registry-dir")
-NOT_CHECKABLE_BECAUSE = {
-    "repo-info": "a repo-info document records no blobs: nothing to hash",
-    "repo-info-dir": "a repo-info document records no blobs: nothing to hash",
-    "dockerfile": "a Dockerfile is not an image: nothing to hash",
-    "docker-daemon": (
-        "an engine's API serves no blobs: save the image (docker save) and verify the archive"
-    ),
-}
 
 
 def plan_source(
@@ -62,75 +48,72 @@ def plan_source(
     host: str | None = None,
     progress: Progress | None = None,
 ) -> Plan:
-    """Open `spec` and plan its verification (streamed archives are hashed here, in one pass)."""
-    transport, path, selector = _where(spec)
-    if config and transport not in (None, "json"):
-        raise SourceError("--config only goes with a manifest file (json: source)")
-    if transport in ARCHIVES and path is not None and _one_pass_only(path):
-        source, measured = _stream(transport, path, progress)
-        plan = Plan(VerifyReport(spec, transport, streamed=True), measured=measured)
-        layers = LayerBytes(plan, source.tar, streamed=True)  # type: ignore[attr-defined]
-    else:
-        source, selector = open_source(spec, config=config, host=host)
+    """Open `spec` and plan its verification (an input that can be read only once is hashed
+    while it is opened, in that one pass)."""
+    hasher = MemberHasher()
+    reading = _PassProgress(progress, input_path(spec))
+    try:
+        source, selector = open_source(
+            spec, config=config, host=host, observe=hasher.observe, on_read=reading.update
+        )
+    finally:
+        reading.stop()
+    hasher.close()
+    references = source.selected(selector)
+    reason = source.capabilities.unhashable
+    if reason is not None:
         plan = Plan(VerifyReport(spec, source.transport))
-        layers = LayerBytes(plan, getattr(source, "tar", None), streamed=False)
-    _plan(plan, source, selector, layers)
+        _plan_unhashable(plan, source, references, reason)
+        return plan
+    view = source.blobs(references)
+    plan = Plan(VerifyReport(spec, source.transport, streamed=view.streamed))
+    if view.streamed:
+        plan.measured.update(hasher.results)
+    layers = LayerBytes(plan, view.archive, streamed=view.streamed)
+    walker = StoreWalker(plan, view.store, layers) if view.store is not None else None
+    for root in view.roots:
+        if isinstance(root, DescriptorRoot):
+            group = Group(root.label, root.descriptor.get("digest"))
+            plan.report.groups.append(group)
+            assert walker is not None, "a descriptor root comes with its store"
+            walker.root(group, root.descriptor)
+        elif isinstance(root, MemberImage):
+            group = Group(root.label, None)
+            plan.report.groups.append(group)
+            _member_image(plan, group, view, root, layers)
+        elif isinstance(root, UnpackedImage):
+            plan.report.groups.append(_unpacked_image(root))
+        else:
+            assert walker is not None, "a lone document comes with the folder beside it"
+            _lone_document(plan, root, walker)
+    if walker is not None:
+        walker.finish(view.layers_may_be_absent)
     return plan
 
 
-def _where(spec: str) -> tuple[str | None, Path | None, str | None]:
-    """The transport, path and selector `spec` names, as far as a look at the disk tells."""
-    from ..sources import split_path_selector
+class _PassProgress:
+    """The progress of reading the input itself, shown only if the one pass happens."""
 
-    transport, argument = parse_spec(spec)
-    if transport == "docker-daemon":
-        return transport, None, None
-    path, selector = split_path_selector(argument)
-    if transport is None:
-        if str(path) != "-" and not path.exists():
-            return None, None, None  # an engine reference, or an error open_source words
-        transport = detect(path)
-    return transport, path, selector
+    def __init__(self, progress: Progress | None, path: Path | None):
+        self.progress = progress
+        self.path = path
+        self.read = 0
+        self.started = False
 
+    def update(self, count: int) -> None:
+        if self.progress is None:
+            return
+        if not self.started:
+            self.started = True
+            path = self.path
+            total = path.stat().st_size if path is not None and path.is_file() else None
+            self.progress.start(total, "archive")
+        self.read += count
+        self.progress.update(self.read)
 
-def _one_pass_only(path: Path) -> bool:
-    """Standard input, or a compressed file: its members can only be seen in one pass."""
-    if str(path) == "-":
-        return True
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(512)
-    except OSError:
-        return False  # open_source reports it
-    return sniff(head) not in (None, "tar")
-
-
-def _stream(transport: str, path: Path, progress: Progress | None) -> tuple[Source, dict]:
-    hasher = MemberHasher()
-    read = 0
-
-    def on_read(count: int) -> None:
-        nonlocal read
-        read += count
-        if progress is not None:
-            progress.update(read)
-
-    if progress is not None:
-        total = path.stat().st_size if str(path) != "-" and path.is_file() else None
-        progress.start(total, "archive")
-    try:
-        tar = stream_index(path, hasher.observe, on_read)
-    finally:
-        if progress is not None:
-            progress.stop()
-    hasher.close()
-    if transport == "oci-archive":
-        from ..sources.ociarchive import OciArchiveSource
-
-        return OciArchiveSource(path, tar=tar), hasher.results
-    from ..sources.dockerarchive import DockerArchiveSource
-
-    return DockerArchiveSource(path, tar=tar), hasher.results
+    def stop(self) -> None:
+        if self.started and self.progress is not None:
+            self.progress.stop()
 
 
 class MemberHasher:
@@ -153,102 +136,15 @@ class MemberHasher:
         self._digester = None
 
 
-# --- choosing what to walk ---------------------------------------------------------------------
+# --- archive members named by path (legacy docker save) ----------------------------------------
 
 
-def _plan(plan: Plan, source: Source, selector: str | None, layers: LayerBytes) -> None:
-    transport = source.transport
-    if transport in NOT_CHECKABLE_BECAUSE:
-        _plan_unhashable(plan, source, selector, NOT_CHECKABLE_BECAUSE[transport])
-        return
-    if transport == "docker-root":
-        _plan_docker_root(plan, source, selector)
-        return
-    if transport == "json" and Path(source.path).is_file():  # type: ignore[attr-defined]
-        _plan_json_file(plan, source, layers)
-        return
-    walker = StoreWalker(plan, source.store, layers)  # type: ignore[attr-defined]
-    if transport == "docker-archive":
-        _plan_docker_archive(plan, source, selector, walker)
-    else:
-        for label, descriptor in _roots(source, selector):
-            group = Group(label, descriptor.get("digest"))
-            plan.report.groups.append(group)
-            walker.root(group, descriptor)
-    walker.finish(transport in METADATA_ONLY_ALLOWED)
-
-
-def _chosen(source: Source, selector: str | None) -> list[Reference]:
-    return [source._choose(selector)] if selector else source.references()
-
-
-def _roots(source: Source, selector: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """(label, descriptor) per distinct top blob, every name of it in the label."""
-    from ..sources.ocilayout import layout_references
-
-    index = getattr(source, "index", None)
-    wanted = _chosen(source, selector)
-    found: dict[str, tuple[list[str], dict[str, Any]]] = {}
-    if isinstance(index, dict) and source.transport in ("oci", "oci-archive"):
-        digests = {ref.digest for ref in wanted}
-        for ref, descriptor in layout_references(index):
-            if ref.digest in digests:
-                names, _ = found.setdefault(ref.digest or "", ([], descriptor))
-                names.append(describe(ref))
-    else:
-        for ref in wanted:
-            if ref.digest:
-                names, _ = found.setdefault(ref.digest, ([], {"digest": ref.digest}))
-                names.append(describe(ref))
-    return [(", ".join(dict.fromkeys(names)), descriptor) for names, descriptor in found.values()]
-
-
-def describe(ref: Reference) -> str:
-    if ref.name or ref.tag:
-        return f"{ref.name}:{ref.tag}" if ref.name and ref.tag else (ref.name or ref.tag or "")
-    return ref.digest or "<unknown>"
-
-
-# --- docker save archives ---------------------------------------------------------------------
-
-
-def _plan_docker_archive(
-    plan: Plan, source: Source, selector: str | None, walker: StoreWalker
+def _member_image(
+    plan: Plan, group: Group, view: BlobView, entry: MemberImage, layers: LayerBytes
 ) -> None:
-    """Docker ≥ 25 saves: their OCI index; manifest.json entries it does not reach: legacy."""
-    from ..sources.ocilayout import layout_references
-
-    choices = source.choices()  # type: ignore[attr-defined]
-    if selector:
-        chosen = source._choose(selector)
-        choices = [c for c in choices if c.reference is chosen]
-    groups: dict[str, tuple[list[str], Any]] = {}
-    for choice in choices:
-        ref = choice.reference
-        if choice.entry is None:
-            descriptors = dict(
-                (r.digest, d)
-                for r, d in layout_references(source.index)  # type: ignore[attr-defined]
-            )
-            names, _ = groups.setdefault(ref.digest or "", ([], descriptors.get(ref.digest)))
-        else:
-            names, _ = groups.setdefault(f"entry:{choice.entry.config}", ([], choice.entry))
-        names.append(describe(ref))
-    for key, (names, what) in groups.items():
-        label = ", ".join(dict.fromkeys(names))
-        if key.startswith("entry:"):
-            group = Group(label, None)
-            plan.report.groups.append(group)
-            _legacy_entry(plan, group, source, what, walker.layers)
-        else:
-            group = Group(label, key)
-            plan.report.groups.append(group)
-            walker.root(group, what or {"digest": key})
-
-
-def _legacy_entry(plan: Plan, group: Group, source: Source, entry: Any, layers: LayerBytes) -> None:
     """A manifest.json entry: config member named by Image ID, layer members as listed."""
-    tar: TarIndex = source.tar  # type: ignore[attr-defined]
+    tar = view.archive
+    assert tar is not None, "member images come with their archive"
     try:
         data = tar.read(entry.config)
     except SourceError as error:
@@ -264,7 +160,7 @@ def _legacy_entry(plan: Plan, group: Group, source: Source, entry: Any, layers: 
             )
         )
         return
-    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    actual = sha256_digest(data)
     group.digest = actual
     named = named_digest(entry.config)
     if named is None:
@@ -323,37 +219,31 @@ def _legacy_entry(plan: Plan, group: Group, source: Source, entry: Any, layers: 
 # --- single JSON files ------------------------------------------------------------------------
 
 
-def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
-    from ..blob.stores import read_small_file
-
-    path = Path(source.path)  # type: ignore[attr-defined]
-    data = read_small_file(path, "file")
+def _lone_document(plan: Plan, root: LoneDocument, walker: StoreWalker) -> None:
+    data, label = root.data, root.label
     document = json_object(data)
     if document is None:
-        raise SourceError(f"{path} is not a JSON object")
+        raise SourceError(f"{label} is not a JSON object")
     kind = kind_of(document)
-    actual = "sha256:" + hashlib.sha256(data).hexdigest()
-    named = named_digest(path.name)
+    actual = sha256_digest(data)
+    named = named_digest(Path(label).name)
     check_kind = kind if kind in ("index", "manifest", "config") else "source"
     if named is not None:
         check = metadata_check(check_kind, named, None, data, None)
     else:
         check = Check(
             check_kind,
-            str(path),
+            label,
             Verdict.NOT_CHECKABLE,
             f"no descriptor names this file; it hashes to {actual}",
             size=len(data),
         )
-    group = Group(str(path), actual, [check])
+    group = Group(label, actual, [check])
     plan.report.groups.append(group)
-    walker = StoreWalker(plan, source.store, layers)  # type: ignore[attr-defined]
     if kind == "index":
         walker.index_entries(group, document, None, 1, frozenset({actual}))
     elif kind == "manifest":
-        config_path = getattr(source, "config", None)
-        override = read_small_file(Path(config_path), "config") if config_path else None
-        walker.manifest(group, document, None, config_override=override)
+        walker.manifest(group, document, None, config_override=root.config_override)
         for config in group.checks:
             if config.kind == "config" and config.verdict is Verdict.MISSING:
                 # A lone manifest file: its config need not be beside it (`--config FILE`).
@@ -363,71 +253,49 @@ def _plan_json_file(plan: Plan, source: Source, layers: LayerBytes) -> None:
         walker.image(group, document, None, None)
     else:
         fail(check, "it is JSON but not an image config, manifest or index")
-    walker.finish(True)
 
 
 # --- a Docker data root ------------------------------------------------------------------------
 
 
-def _plan_docker_root(plan: Plan, source: Source, selector: str | None) -> None:
-    from ..sources.dockerroot import chain_ids
-
-    seen: dict[str, Group] = {}
-    for ref in _chosen(source, selector):
-        image_id = ref.digest or ""
-        if image_id in seen:
-            seen[image_id].label += f", {describe(ref)}"
-            continue
-        group = seen[image_id] = Group(describe(ref), image_id)
-        plan.report.groups.append(group)
-        found = [
-            (driver, driver.config_path(image_id))
-            for driver in source.drivers  # type: ignore[attr-defined]
-            if valid_digest(image_id) and driver.config_path(image_id).is_file()
-        ]
-        if not found:
-            group.checks.append(Check("config", image_id, Verdict.MISSING, "not in imagedb"))
-            continue
-        driver, path = found[0]
-        data = read_file(path)
-        if data is None:
-            group.checks.append(
-                Check("config", image_id, Verdict.NOT_CHECKABLE, "too large to read")
-            )
-            continue
-        check = metadata_check("config", image_id, None, data, None)
-        if check.verdict is Verdict.OK:
-            check.reason = "hashes to its file name (the Image ID)"
-        group.checks.append(check)
-        config = json_object(data)
-        diff_ids = diff_ids_of(config)
-        for position, (diff_id, chain) in enumerate(
-            zip(diff_ids, chain_ids(diff_ids), strict=True), 1
-        ):
-            layer = Check("layer", diff_id, Verdict.NOT_CHECKABLE, "", position=position)
-            group.checks.append(layer)
-            folder = driver.layer_dir(chain) if valid_digest(chain) else None
-            recorded = read_file(folder / "diff") if folder is not None else None
-            if folder is None or not folder.is_dir():
-                layer.verdict, layer.reason = Verdict.MISSING, "not in layerdb"
-            elif recorded is not None and recorded.decode(errors="replace").strip() != diff_id:
-                layer.verdict = Verdict.MISMATCH
-                layer.reason = f"layerdb records {recorded.decode(errors='replace').strip()}"
-            else:
-                layer.reason = (
-                    "in layerdb; its files are unpacked, so the tar stream cannot be hashed"
-                )
-        if config is not None:
-            group.checks += consistency_checks(config, None, None)
+def _unpacked_image(image: UnpackedImage) -> Group:
+    """A data root's image: its config against its name (the Image ID), its layers against
+    what layerdb records of them (their files are unpacked: no tar stream to hash)."""
+    group = Group(image.label, image.image_id)
+    if image.config is None:
+        verdict = Verdict.NOT_CHECKABLE if image.config_problem else Verdict.MISSING
+        reason = image.config_problem or "not in imagedb"
+        group.checks.append(Check("config", image.image_id, verdict, reason))
+        return group
+    check = metadata_check("config", image.image_id, None, image.config, None)
+    if check.verdict is Verdict.OK:
+        check.reason = "hashes to its file name (the Image ID)"
+    group.checks.append(check)
+    for position, layer in enumerate(image.layers, 1):
+        result = Check("layer", layer.diff_id, Verdict.NOT_CHECKABLE, "", position=position)
+        group.checks.append(result)
+        if not layer.present:
+            result.verdict, result.reason = Verdict.MISSING, "not in layerdb"
+        elif layer.recorded is not None and layer.recorded != layer.diff_id:
+            result.verdict, result.reason = Verdict.MISMATCH, f"layerdb records {layer.recorded}"
+        elif layer.record_unreadable:
+            result.verdict = Verdict.MISMATCH
+            result.reason = "layerdb's diff record is not a readable digest"
+        else:
+            result.reason = "in layerdb; its files are unpacked, so the tar stream cannot be hashed"
+    config = json_object(image.config)
+    if config is not None:
+        group.checks += consistency_checks(config, None, None)
+    return group
 
 
 # --- sources with nothing to hash --------------------------------------------------------------
 
 
-def _plan_unhashable(plan: Plan, source: Source, selector: str | None, reason: str) -> None:
-    for ref in _chosen(source, selector):
+def _plan_unhashable(plan: Plan, source: Source, references: list[Reference], reason: str) -> None:
+    for ref in references:
         target = source.get(ref.selector or ref.digest)
-        group = Group(describe(ref), ref.digest)
+        group = Group(report_label(ref), ref.digest)
         group.checks.append(Check("source", "", Verdict.NOT_CHECKABLE, reason))
         for section in target.sections():
             image = section.image

@@ -7,26 +7,23 @@ Also the check builders every per-source plan uses (verifyplan.py).
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..blob.files import BlobLocation, file_size, locate, member_location
-from ..blob.stores import BlobStore, check_digest
-from ..blob.tar import TarBlobStore, TarIndex
+from ..blob.digests import check_digest, valid_digest
+from ..blob.files import BlobLocation, file_size
+from ..blob.stores import BlobStore
+from ..blob.tar import TarIndex
 from ..model import FOREIGN_MEDIA_TYPES
 from ..sources.base import SourceError
-from ..sources.partial import as_list, kind_of
-from . import Check, Expected, Group, Verdict, VerifyReport, judge
+from ..sources.partial import as_list, diff_ids_of, json_object, kind_of
 from .digest import Job, Measured
+from .judge import Expected, judge
+from .report import Check, Group, Verdict, VerifyReport
 
 MAX_INDEX_DEPTH = 8
 # How writers name blobs by digest: `<hex>.json` (configs), `sha256:<hex>` (kaniko),
 # `blobs/sha256/<hex>`, `<hex>.tar` and `<hex>.tar.gz` (skopeo, kaniko layers).
-_NAMED = re.compile(
-    r"(?:^|/)(?:(sha256|sha512)[:/])?([0-9a-f]{64}|[0-9a-f]{128})(?:\.json|\.tar|\.tar\.gz|\.tgz)?$"
-)
 
 
 @dataclass
@@ -81,10 +78,10 @@ class LayerBytes:
         self.streamed = streamed
 
     def from_store(self, store: BlobStore, digest: str, diff_id: str | None) -> str | None:
-        if isinstance(store, TarBlobStore):
-            alg, hexpart = check_digest(digest)
-            return self.from_member(f"{store.root}/{alg}/{hexpart}", digest, diff_id)
-        location = locate(store, digest)
+        member = store.member_name(digest)
+        if member is not None:  # a blob inside an archive: measured as its member
+            return self.from_member(member, digest, diff_id)
+        location = store.locate(digest)
         if location is None:
             return None
         return self.plan.add_job(location, _algorithm(digest), _algorithm(diff_id))
@@ -98,7 +95,7 @@ class LayerBytes:
         if self.streamed:
             key = member_key(member.name)
             return key if key in self.plan.measured else None
-        location = member_location(self.tar, member.name)
+        location = self.tar.location(member.name)
         if location is None:
             return None
         return self.plan.add_job(location, _algorithm(digest), _algorithm(diff_id))
@@ -388,24 +385,6 @@ def history_check(non_empty: int, diff_ids: int, platform: str | None) -> Check:
     )
 
 
-def diff_ids_of(config: dict[str, Any] | None) -> list[str]:
-    rootfs = config.get("rootfs") if isinstance(config, dict) else None
-    values = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    return [d if isinstance(d, str) else "" for d in values] if isinstance(values, list) else []
-
-
-def named_digest(name: str) -> str | None:
-    """The digest a file or member is named by (`<hex>.json`, `sha256:<hex>`, `blobs/sha256/<hex>`,
-    `<hex>.tar`, `<hex>.tar.gz`), None for `<v1 id>/layer.tar`, `config.json` and the like."""
-    if name.endswith("/layer.tar"):
-        return None  # a v1 layer id, not a content digest
-    match = _NAMED.search(name)
-    if not match:
-        return None
-    algorithm = match.group(1) or ("sha512" if len(match.group(2)) == 128 else "sha256")
-    return f"{algorithm}:{match.group(2)}"
-
-
 def platform_label(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
@@ -441,26 +420,6 @@ def fail(check: Check, problem: str) -> None:
         check.reason += f"; {problem}"
     else:
         check.verdict, check.reason = Verdict.MISMATCH, problem
-
-
-def json_object(data: bytes | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def valid_digest(digest: Any) -> bool:
-    if not isinstance(digest, str):
-        return False
-    try:
-        check_digest(digest)
-    except SourceError:
-        return False
-    return True
 
 
 def _int(value: Any) -> int | None:

@@ -37,7 +37,7 @@ from urllib.parse import quote
 from ...model import Image, Reference, Target
 from ...refs import display_name, split_reference
 from ...text import human_size, parse_date
-from ..base import Source, SourceError
+from ..base import Capabilities, Source, SourceError
 from ..partial import image_from_config
 from .export import image_from_export, read_export
 from .history import HistoryEntry, evidence_from, infer_layers
@@ -115,6 +115,10 @@ class ExportStats:
 
 class EngineSource(Source):
     transport = "docker-daemon"
+    capabilities = Capabilities(
+        local_path=False,
+        unhashable="an engine's API serves no blobs: save the image (docker save) and verify the archive",
+    )
 
     def __init__(
         self,

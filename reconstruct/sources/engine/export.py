@@ -1,8 +1,8 @@
 """The exact path of `docker-daemon:`: the engine's export, read only as far as needed.
 
-`GET /images/{id}/get` (the `docker save` archive) is streamed through a tar reader that stops as
-soon as the image's own config, and where it adds anything the manifest, have passed; the model is
-then built from those bytes as for any archive (partial.py). EngineSource (engine.py) makes the
+`GET /images/{id}/get` (the `docker save` archive) is streamed through the tar reader every
+archive uses (blob/tar.py), which stops as soon as the image's own config, and where it adds anything the manifest, have passed; the model is
+then built from those bytes as for any archive (partial.py). EngineSource (engine/__init__.py) makes the
 request and decides when the exact path is used.
 
 Kept apart from the source so the stream reading is tested on plain bytes, without an engine.
@@ -10,12 +10,12 @@ Kept apart from the source so the stream reading is tested on plain bytes, witho
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...blob.stores import MAX_METADATA_BYTES, MemoryBlobStore
+from ...blob.stores import MemoryBlobStore
+from ...blob.tar import read_stream_until
 from ...model import Image
 from ..base import SourceError
 from ..partial import (
@@ -73,37 +73,29 @@ def read_export(
     legacy_name, blob_name = f"{hexpart}.json", f"blobs/sha256/{hexpart}"
     counting = _Counting(read)
     found = ExportRead()
-    try:
-        with tarfile.open(fileobj=counting, mode="r|", bufsize=STREAM_BUFFER) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                found.members += 1
-                name = member.name.removeprefix("./")
-                if not member.isfile():
-                    continue
-                if name in (legacy_name, blob_name):
-                    found.config = _member_data(tar, member, MAX_METADATA_BYTES)
-                    found.layout = "legacy" if name == legacy_name else "oci"
-                elif name == "manifest.json":
-                    found.manifest_json = _member_data(tar, member, MAX_METADATA_BYTES)
-                elif name.startswith("blobs/") and member.size <= MANIFEST_SEARCH_LIMIT:
-                    data = _member_data(tar, member, MANIFEST_SEARCH_LIMIT)
-                    if _names_config(data, config_digest):
-                        found.oci_manifest = ("sha256:" + name.rsplit("/", 1)[-1], data)
-                if _enough(found, want_layer_sources):
-                    break
-            else:
-                found.complete = True
-    except (tarfile.TarError, EOFError, ValueError) as error:
-        raise SourceError(f"the engine's export is not a readable tar ({error})") from None
+    looked_at: set[str] = set()
+
+    def enough(kept: dict[str, bytes]) -> bool:
+        for name in kept.keys() - looked_at:
+            looked_at.add(name)
+            data = kept[name]
+            if name in (legacy_name, blob_name):
+                found.config = data
+                found.layout = "legacy" if name == legacy_name else "oci"
+            elif name == "manifest.json":
+                found.manifest_json = data
+            elif (
+                name.startswith("blobs/")
+                and len(data) <= MANIFEST_SEARCH_LIMIT
+                and _names_config(data, config_digest)
+            ):
+                found.oci_manifest = ("sha256:" + name.rsplit("/", 1)[-1], data)
+        return _enough(found, want_layer_sources)
+
+    tar, found.complete = read_stream_until(counting.read, "the engine's export", enough)
+    found.members = len(tar.members)
     found.bytes_read = counting.count
     return found
-
-
-def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
-    if member.size > limit:
-        raise SourceError(f"{member.name} in the engine's export is too large for metadata")
-    handle = tar.extractfile(member)
-    return handle.read() if handle is not None else b""
 
 
 def _names_config(data: bytes, config_digest: str) -> bool:

@@ -1,0 +1,98 @@
+"""What a source shows of its stored bytes, for `verify`: the blob view of the Source contract.
+
+As go-containerregistry's `validate` checks any image through its interface alone, verify walks
+whatever a source returns from `Source.blobs()` without knowing which kind of source it is. Each
+kind of root is a shape of storage, not a transport:
+
+- `DescriptorRoot`: a descriptor to walk through a content-addressed store (index → manifests →
+  config and layers): OCI layouts, archives holding one, registry storage, folders of blobs;
+- `MemberImage`: an image whose config and layers are archive members named by path (a legacy
+  `docker save` manifest.json entry);
+- `UnpackedImage`: a config file whose layers are kept unpacked (a Docker data root): the
+  config can be hashed, the layers only compared with what the store recorded of them;
+- `LoneDocument`: one metadata file given by path (json: FILE), its blobs looked up beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..blob.stores import BlobStore
+from ..blob.tar import TarIndex
+
+
+@dataclass
+class DescriptorRoot:
+    label: str
+    descriptor: dict[str, Any]
+
+
+@dataclass
+class MemberImage:
+    label: str
+    config: str  # the config member's path
+    layers: list[str]  # the layer members' paths, in order
+    layer_sources: dict[str, Any] = field(default_factory=dict)  # diff_id → distributed form
+
+
+@dataclass
+class UnpackedLayer:
+    diff_id: str
+    present: bool  # the store keeps this layer
+    recorded: str | None  # what the store records as its diff_id (None: nothing readable)
+    record_unreadable: bool = False  # a record is there but is not a digest
+
+
+@dataclass
+class UnpackedImage:
+    label: str
+    image_id: str
+    config: bytes | None  # None: not stored
+    config_problem: str | None  # why the config could not be read (it is there)
+    layers: list[UnpackedLayer] = field(default_factory=list)
+
+
+@dataclass
+class LoneDocument:
+    label: str  # the file's path
+    data: bytes
+    config_override: bytes | None = None  # `--config FILE` for a lone manifest
+
+
+Root = DescriptorRoot | MemberImage | UnpackedImage | LoneDocument
+
+
+@dataclass
+class BlobView:
+    """The roots the selection reaches, and where their blobs are read from."""
+
+    roots: list[Root]
+    store: BlobStore | None = None  # for DescriptorRoot (and LoneDocument's neighbours)
+    archive: TarIndex | None = None  # for MemberImage, and a store inside an archive
+    layers_may_be_absent: bool = False  # a metadata-only copy of this kind is normal
+
+    @property
+    def streamed(self) -> bool:
+        """The bytes were only seen during one pass over the input (compressed, or a pipe)."""
+        return self.archive is not None and self.archive.streamed
+
+
+def descriptor_roots(found: list[tuple[Any, dict[str, Any]]]) -> list[DescriptorRoot]:
+    """One root per distinct top blob, every (Reference, descriptor) naming it in its label."""
+    from ..refs import report_label
+
+    grouped: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    for ref, descriptor in found:
+        key = descriptor.get("digest") if isinstance(descriptor.get("digest"), str) else ""
+        names, _ = grouped.setdefault(key, ([], descriptor))
+        names.append(report_label(ref))
+    return [
+        DescriptorRoot(", ".join(dict.fromkeys(names)), descriptor)
+        for names, descriptor in grouped.values()
+    ]
+
+
+def digest_roots(references: list[Any]) -> list[DescriptorRoot]:
+    """One root per distinct digest the references name (those naming none have no blob)."""
+    return descriptor_roots([(ref, {"digest": ref.digest}) for ref in references if ref.digest])
