@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .history import CURRENT_ERA
+
+if TYPE_CHECKING:
+    from .compare import Comparison
 from .model import Reference, Target
 from .platforms import parse_platform, select_platform
 from .refs import report_label, split_reference
@@ -35,29 +39,13 @@ def render(
     era: int | None = None,
     no_trunc: bool = False,
 ) -> str:
+    """`target` as text in one of `render.FORMATS`; `name` (NAME[:TAG]) overrides the name the
+    repo-info header prints, `era` the generator year to follow (default: the document's own)."""
+    from . import render as renderers
+
+    repo, tag = _name_and_tag(target, name)
     era = era or target.era or CURRENT_ERA
-    if fmt == "repo-info":
-        from .render import repoinfo
-
-        repo, tag = _name_and_tag(target, name)
-        return repoinfo.render(target, repo, tag, era)
-    if fmt == "dockerfile":
-        from .render import dockerfile
-
-        return dockerfile.render(target)
-    if fmt == "json":
-        from .render import jsonout
-
-        return jsonout.render(target)
-    if fmt == "jsonl":
-        from .render import jsonout
-
-        return jsonout.render_line(target)
-    if fmt == "table":
-        from .render import table
-
-        return table.render(target, no_trunc=no_trunc)
-    raise ValueError(f"unknown format {fmt!r}")
+    return renderers.render(target, fmt, repo=repo, tag=tag, era=era, no_trunc=no_trunc)
 
 
 def load_all(
@@ -107,30 +95,31 @@ def _name_and_tag(target: Target, override: str | None) -> tuple[str, str]:
     return target.reference.name or "<none>", target.reference.tag or "<none>"
 
 
-def listing(spec: str, *, as_json: bool = False, host: str | None = None) -> str:
+def list_references(spec: str, *, host: str | None = None) -> list[Reference]:
+    """What a source holds, one Reference per name:tag (or per untagged image)."""
     source, _ = open_source(spec, host=host)
-    refs = source.references()
-    if as_json:
-        return "".join(
-            json.dumps(
-                {"name": r.name, "tag": r.tag, "digest": r.digest, "selector": r.selector},
-                sort_keys=True,
-            )
-            + "\n"
-            for r in refs
-        )
-    from tabulate import tabulate
-
-    rows = [(r.name or "<none>", r.tag or "<none>", r.digest or "", r.selector or "") for r in refs]
-    return tabulate(rows, headers=["NAME", "TAG", "DIGEST", "SELECTOR"], tablefmt="plain") + "\n"
+    return source.references()
 
 
-def compare(spec_a: str, spec_b: str, *, platform: str | None = None):
-    """Both sources loaded and compared (a Comparison, see compare.py)."""
+@dataclass
+class Compared:
+    """Two images and how they compare (compare/__init__.py's Comparison)."""
+
+    a: Target
+    b: Target
+    comparison: Comparison
+
+    @property
+    def differs(self) -> bool:
+        return self.comparison.differs
+
+
+def compare(spec_a: str, spec_b: str, *, platform: str | None = None) -> Compared:
+    """Both sources loaded and compared."""
     from .compare import compare as compare_targets
 
     a, b = load(spec_a, platform=platform), load(spec_b, platform=platform)
-    return a, b, compare_targets(a, b)
+    return Compared(a, b, compare_targets(a, b))
 
 
 def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> str:
@@ -200,7 +189,7 @@ def audit(
     exact: bool | None = None,
 ):
     """Findings in the history and config of every image the source holds (an AuditReport)."""
-    from .audit import AuditReport, Knowledge, audit_target
+    from .audit import AuditReport, ImageAudit, Knowledge, audit_target
 
     source, selector = open_source(spec, host=host, exact=exact)
     references = source.selected(selector)
@@ -212,7 +201,7 @@ def audit(
     path = input_path(spec)
     artifact = str(path) if path is not None and path.exists() else None
     report = AuditReport(spec, artifact=artifact)
-    seen: dict[tuple[str, str | None], object] = {}
+    seen: dict[tuple[str, str | None], ImageAudit] = {}
     for reference in references:
         target = get_listed(source, reference)
         if wanted is not None:
@@ -220,7 +209,7 @@ def audit(
         for image in audit_target(target, report_label(reference), knows):
             key = (image.config_digest or "", image.platform)
             if image.config_digest and key in seen:
-                seen[key].label += f", {image.label}"  # type: ignore[attr-defined]
+                seen[key].label += f", {image.label}"
                 continue
             seen[key] = image
             report.images.append(image)

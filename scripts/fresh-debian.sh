@@ -86,5 +86,5 @@ chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
              bash scripts/test.sh' 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 set -e
-echo "fresh-debian: $release: exit $code; $(grep -E '^test.sh: [0-9]+ passed' "$log" | tail -n1)"
+echo "fresh-debian: $release: exit $code; $(grep -E '^summary: ' "$log" | tail -n1)"
 exit "$code"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install every Debian package the test suite uses: the real container engines
-# (tests/plugins/engines.py) and the tools the tests call.
+# (tests/plugins/engines/) and the tools the tests call.
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only when
 # a wanted package has no candidate in the current lists. Quiet: apt's output
@@ -8,7 +8,7 @@
 # Debian machine, it says so in one line and exits 0: the tests that need these
 # tools are then skipped (and listed at the end). On a root Debian machine a
 # package that cannot be had is named in one line, and the tests that need it
-# fail (tests/needs.py): a skip there would hide a missing install step.
+# fail (tests/support/needs.py): a skip there would hide a missing install step.
 set -u
 
 # Debian 12 ships the docker CLI inside docker.io; Debian 13 has it in docker-cli,

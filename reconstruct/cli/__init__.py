@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+from ..audit.rules import SEVERITIES
+from ..render import DEFAULT_FORMAT, FORMATS
+
 app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
@@ -29,12 +32,9 @@ app = typer.Typer(
 )
 
 
-class Format(StrEnum):
-    repo_info = "repo-info"
-    dockerfile = "dockerfile"
-    json = "json"
-    jsonl = "jsonl"
-    table = "table"
+# show's formats come from the renderers' one list; report formats are each command's own.
+Format = StrEnum("Format", {name.replace("-", "_"): name for name in FORMATS})
+DEFAULT = Format(DEFAULT_FORMAT)
 
 
 class UserError(Exception):
@@ -54,9 +54,7 @@ SourceArg = Annotated[str, typer.Argument(help="What to read: TRANSPORT:ARG[:SEL
 @app.command()
 def show(
     source: SourceArg,
-    format: Annotated[
-        Format, typer.Option("--format", "-f", help="Output format.")
-    ] = Format.repo_info,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = DEFAULT,
     platform: Annotated[
         str | None,
         typer.Option(help="Only this platform: os/arch[/variant][:os.version]. Default: all."),
@@ -113,25 +111,25 @@ def show(
             service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
         )
         return
-    failures = shown = 0
-    results = service.load_all(source, platform=platform, host=host, exact=exact)
-    as_array = format is Format.json  # several JSON documents: one array, streamed
-    if as_array:
-        sys.stdout.write("[\n")
-    for reference, outcome in results:
-        if isinstance(outcome, Exception):
-            failures += 1
-            label = listing_label(reference)
-            print(f"reconstruct: {label}: {str(outcome).splitlines()[0]}", file=sys.stderr)
-            continue
-        text = service.render(outcome, format.value, era=era, no_trunc=no_trunc)
-        if shown and format is not Format.jsonl:
-            sys.stdout.write(",\n" if as_array else "\n")
-        sys.stdout.write(text.rstrip("\n") + "\n" if as_array else text)
+    from ..render import joined
+
+    failures = 0
+
+    def documents():
+        nonlocal failures
+        for reference, outcome in service.load_all(
+            source, platform=platform, host=host, exact=exact
+        ):
+            if isinstance(outcome, Exception):
+                failures += 1
+                label = listing_label(reference)
+                print(f"reconstruct: {label}: {str(outcome).splitlines()[0]}", file=sys.stderr)
+                continue
+            yield service.render(outcome, format.value, era=era, no_trunc=no_trunc)
+
+    for piece in joined(documents(), format.value):  # streamed: one image at a time
+        sys.stdout.write(piece)
         sys.stdout.flush()
-        shown += 1
-    if as_array:
-        sys.stdout.write("]\n")
     if failures:
         print(f"reconstruct: {failures} image(s) could not be read", file=sys.stderr)
         raise typer.Exit(1)
@@ -147,8 +145,12 @@ def list_source(
 ) -> None:
     """List what a source holds: name, tag, digest (`ls docker-daemon:`: the engine's images)."""
     from .. import api as service
+    from ..render import listing
 
-    sys.stdout.write(service.listing(source, as_json=json_output, host=host))
+    references = service.list_references(source, host=host)
+    sys.stdout.write(
+        listing.render_jsonl(references) if json_output else listing.render_table(references)
+    )
 
 
 class CompareFormat(StrEnum):
@@ -170,14 +172,14 @@ def compare_command(
     from .. import api as service
     from ..render import comparison as render_comparison
 
-    left, right, result = service.compare(a, b, platform=platform)
+    compared = service.compare(a, b, platform=platform)
     if format is CompareFormat.json:
-        sys.stdout.write(render_comparison.render_json(result, a, b))
+        sys.stdout.write(render_comparison.render_json(compared.comparison, a, b))
     elif format is CompareFormat.diff:
-        sys.stdout.write(service.comparison_diff(left, right, a, b))
+        sys.stdout.write(service.comparison_diff(compared.a, compared.b, a, b))
     else:
-        sys.stdout.write(render_comparison.render_text(result, a, b))
-    raise typer.Exit(1 if result.differs else 0)
+        sys.stdout.write(render_comparison.render_text(compared.comparison, a, b))
+    raise typer.Exit(1 if compared.differs else 0)
 
 
 @app.command("base")
@@ -233,7 +235,8 @@ def mirror_command(
     docker-library/repo-info publishes them; only changed files are rewritten."""
     from pathlib import Path
 
-    from ..mirror import ConsoleReporter, mirror
+    from ..mirror import mirror
+    from .progress import ConsoleReporter
 
     with ConsoleReporter(sys.stderr) as reporter:
         summary = mirror(
@@ -274,8 +277,9 @@ def verify_command(
     absence (absent foreign layers are normal), 2 error."""
     from .. import api as service
     from ..render import verifyreport
+    from .progress import TerminalProgress
 
-    progress = verifyreport.TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     report = service.verify(source, config=config, host=host, workers=jobs, progress=progress)
     render = verifyreport.render_json if format is VerifyFormat.json else verifyreport.render_text
     sys.stdout.write(render(report))
@@ -288,12 +292,7 @@ class AuditFormat(StrEnum):
     sarif = "sarif"
 
 
-class Severity(StrEnum):
-    info = "info"
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
+Severity = StrEnum("Severity", {name: name for name in SEVERITIES})
 
 
 @app.command("audit")

@@ -25,14 +25,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..refs import repo_info_name as repo_name
 from ..render import tagdetails
-from .plan import Job, Shard, check_outdir, plan, repo_name, source_specs
-from .report import ConsoleReporter, QuietReporter, Reporter, Summary, one_line
+from .plan import Job, Shard, check_outdir, plan, source_specs
+from .report import QuietReporter, Reporter, Summary, one_line
 from .tree import Tree
 from .work import outcomes
 
 __all__ = [
-    "ConsoleReporter",
     "QuietReporter",
     "Reporter",
     "Summary",

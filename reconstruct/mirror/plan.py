@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..refs import repo_info_name
 from ..sources import Source, SourceError, folder_members, input_path, open_source
 from .report import Reporter, Summary, one_line
 
@@ -14,14 +15,6 @@ from .report import Reporter, Summary, one_line
 NAME_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tgz", ".tar")
-
-
-def repo_name(name: str) -> str:
-    """`registry:5000/library/python` → `python`: repo-info names have no host, no `library/`."""
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        name = rest
-    return name.removeprefix("library/")
 
 
 def path_problem(repo: str, tag: str) -> str | None:
@@ -145,7 +138,7 @@ def plan(
                 untagged.append(reference.selector or reference.digest or "?")
                 continue
             unnamed |= not reference.name
-            repo = repo_name(reference.name or fallback)
+            repo = repo_info_name(reference.name or fallback)
             if shard is not None and not shard.holds(repo):
                 continue
             job = Job(

@@ -1,12 +1,11 @@
-"""What a mirror run tells its user: counts, notes, failures, and a progress bar on terminals."""
+"""What a mirror run tells its user: counts, notes, failures (the terminal's progress bar and
+lines are cli/progress.py's ConsoleReporter)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Protocol
 
 
 class Reporter(Protocol):
@@ -68,72 +67,3 @@ class QuietReporter:
 
     def failure(self, label: str, message: str) -> None:
         self.failures.append((label, message))
-
-
-class ConsoleReporter:
-    """`reconstruct: …` lines on `stream`, and a progress bar when it is a terminal."""
-
-    REFRESH_SECONDS = 0.1
-
-    def __init__(self, stream: IO[str], *, clock: Callable[[], float] = time.monotonic):
-        self.stream = stream
-        self.clock = clock
-        self.progress: Any = None  # rich.progress.Progress, imported only on a terminal
-        self.task: Any = None
-        self.last_refresh = 0.0
-
-    def __enter__(self) -> ConsoleReporter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-    def start(self, total: int) -> None:
-        if total < 2 or not getattr(self.stream, "isatty", lambda: False)():
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        # auto_refresh=False: no refresh thread in the parent, so forking workers stays safe.
-        self.progress = Progress(
-            TextColumn("mirror"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=self.stream),
-            auto_refresh=False,
-            transient=True,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("mirror", total=total)
-
-    def advance(self, count: int) -> None:
-        if self.progress is None:
-            return
-        self.progress.advance(self.task, count)
-        now = self.clock()
-        if now - self.last_refresh >= self.REFRESH_SECONDS:
-            self.last_refresh = now
-            self.progress.refresh()
-
-    def _print(self, text: str) -> None:
-        if self.progress is not None:  # above the bar, which is redrawn below
-            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-        else:
-            print(text, file=self.stream, flush=True)
-
-    def note(self, message: str) -> None:
-        self._print(f"reconstruct: note: {message}")
-
-    def failure(self, label: str, message: str) -> None:
-        self._print(f"reconstruct: {label}: {message}")

@@ -1,11 +1,52 @@
-"""Renderers: a Target in, text out. None of them reads a file."""
+"""Renderers: a model in, text out; none of them reads a file or knows where the model came from.
+
+`FORMATS` is the one list of `show`'s output formats (the CLI's choices come from it); `render`
+dispatches to the module of each, imported only when that format is asked for. The report
+renderers (comparison, verify, audit, base, listing, tag-details) are called by name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from ..model import Section, Target
+from ..model import Target
+
+FORMATS = ("repo-info", "dockerfile", "json", "jsonl", "table")
+DEFAULT_FORMAT = "repo-info"
 
 
-def sections(target: Target) -> Iterator[Section]:
-    return target.sections()
+def render(
+    target: Target, fmt: str, *, repo: str, tag: str, era: int, no_trunc: bool = False
+) -> str:
+    """`target` in format `fmt` (one of FORMATS); `repo`/`tag` name it in repo-info headers."""
+    if fmt == "repo-info":
+        from . import repoinfo
+
+        return repoinfo.render(target, repo, tag, era)
+    if fmt == "dockerfile":
+        from . import dockerfile
+
+        return dockerfile.render(target)
+    if fmt in ("json", "jsonl"):
+        from . import jsonout
+
+        return jsonout.render(target) if fmt == "json" else jsonout.render_line(target)
+    if fmt == "table":
+        from . import table
+
+        return table.render(target, no_trunc=no_trunc)
+    raise ValueError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+
+
+def joined(documents: Iterable[str], fmt: str) -> Iterator[str]:
+    """Several rendered images as one output, piece by piece as they come: a JSON array for
+    `json`, one object per line for `jsonl`, blank-line separated text otherwise."""
+    as_array = fmt == "json"
+    if as_array:
+        yield "[\n"
+    for shown, text in enumerate(documents):
+        if shown and fmt != "jsonl":
+            yield ",\n" if as_array else "\n"
+        yield text.rstrip("\n") + "\n" if as_array else text
+    if as_array:
+        yield "]\n"

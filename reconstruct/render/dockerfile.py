@@ -14,7 +14,6 @@ from ..history import Instruction, image_instructions
 from ..history.normalize import json_list, pairs
 from ..model import Image, Target
 from ..text import platform_string
-from . import sections
 
 # Server Core base layers are gigabytes; Nano Server's a few hundred megabytes at most.
 _SERVERCORE_MIN_BYTES = 500_000_000
@@ -24,7 +23,7 @@ _CONTENT_SOURCE = re.compile(r"(file|dir|multi):([0-9a-f]{64}) in (.*?) ?$", re.
 
 def render(target: Target) -> str:
     parts = []
-    for section in sections(target):
+    for section in target.sections():
         header = f"# {platform_string(section.platform)}"
         if section.image is None:
             parts.append(f"{header}\n# not present in this source\n")

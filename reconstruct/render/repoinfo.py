@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ..history import CURRENT_ERA, repo_info_text
-from ..model import DOCKER_MANIFEST_V2, Image, Index, Target
+from ..model import DOCKER_MANIFEST_V2, Image, Index, Section, Target
 from ..refs import display_name
 from ..text import generator_json, history_date, human_size, imf_fixdate, platform_string
-from . import Section, sections
 
 PLATFORM_COUNT_ERA = 2022  # `-\tPlatforms: N` since 2022, `-\tPlatforms:` before
 ATTESTATION_ERA = 2024  # attestation entries (unknown; unknown) listed since 2024
@@ -21,7 +20,7 @@ def render(target: Target, name: str, tag: str, era: int = CURRENT_ERA) -> str:
     """The whole document for `name:tag` (name may carry `library/` or a registry: dropped)."""
     repo = display_name(name) or name
     ref = f"{repo}:{tag}"
-    shown = [s for s in sections(target) if era >= ATTESTATION_ERA or not s.platform.is_unknown]
+    shown = [s for s in target.sections() if era >= ATTESTATION_ERA or not s.platform.is_unknown]
     root = target.root
     digest = root.digest if isinstance(root, Index) else root.manifest_digest
     out = [f"## `{ref}`", "", "```console", _pull(repo, digest, tag), "```", ""]

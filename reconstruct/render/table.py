@@ -7,14 +7,13 @@ from tabulate import tabulate
 from ..history import repo_info_text
 from ..model import Target
 from ..text import human_size, parse_date, platform_string, short_digest
-from . import sections
 
 WIDTH = 60
 
 
 def render(target: Target, no_trunc: bool = False) -> str:
     blocks = []
-    for section in sections(target):
+    for section in target.sections():
         title = platform_string(section.platform)
         image = section.image
         if image is None:

@@ -1,11 +1,8 @@
-"""`verify` reports: text for people, JSON (`reconstruct/verify/v1`) for tools; and the progress
-bar drawn on a terminal while layers are read."""
+"""`verify` reports: text for people, JSON (`reconstruct/verify/v1`) for tools."""
 
 from __future__ import annotations
 
 import json
-import time
-from typing import TextIO
 
 from ..verify.report import Check, Verdict, VerifyReport
 
@@ -93,57 +90,3 @@ def _check_json(check: Check) -> dict[str, object]:
         "size": check.size,
         "position": check.position,
     }
-
-
-class TerminalProgress:
-    """A rich progress bar on a terminal (the CLI uses it only when stderr is one).
-
-    Drawn from the caller's thread (no refresh thread): layers are read by forked worker
-    processes, and forking a process that runs threads is asking for trouble.
-    """
-
-    REFRESH_SECONDS = 0.1
-
-    def __init__(self, stream: TextIO):
-        self._stream = stream
-        self._progress = None
-        self._task = None
-        self._drawn = 0.0
-
-    def start(self, total: int | None, description: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=self._stream),
-            auto_refresh=False,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(f"verify: {description}", total=total)
-
-    def update(self, done: int) -> None:
-        if self._progress is None or self._task is None:
-            return
-        self._progress.update(self._task, completed=done)
-        now = time.monotonic()
-        if now - self._drawn >= self.REFRESH_SECONDS:
-            self._drawn = now
-            self._progress.refresh()
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        self._progress = self._task = None

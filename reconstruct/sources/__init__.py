@@ -1,12 +1,11 @@
-"""Opening a source from what the user typed: `TRANSPORT:ARGUMENT[:SELECTOR]` or a bare path.
+"""Every kind of input, behind one contract (base.py), opened from what the user typed:
+`TRANSPORT:ARGUMENT[:SELECTOR]` (containers/image's names where one exists) or a bare path
+whose kind is told from what is on disk (`detect`).
 
-Transports (containers/image names where one exists):
-  json:PATH               a config, manifest or index file, or a folder of blobs named by digest
-  oci:PATH[:TAG]          an OCI image layout directory
-  docker-daemon:[REF]     an image in a running Docker or Podman engine (a bare image reference
-                          or ID that is no path here means this too)
-Later issues add docker-archive:, oci-archive:, registry-dir:, docker-root:, repo-info:. Each
-lives in its own module and is imported only when used.
+The registry below maps each transport to its module, imported only when used; nothing outside
+this package switches on transport names: commands read `Source.capabilities` and walk
+`Source.blobs()` (view.py). Shared here: partial.py (index → manifest → config JSON into the
+model), ocilayout.py's layout helpers (an OCI layout in a folder or inside an archive).
 """
 
 from __future__ import annotations
@@ -191,7 +190,7 @@ def _names_an_image(spec: str) -> bool:
     """A bare `python:3` or image ID with no file of that name (nor of its `DIR:` part) here."""
     if spec == "-" or Path(spec).exists() or split_path_selector(spec)[0].exists():
         return False
-    from .engine import looks_like_reference  # no docker SDK import: that waits for a request
+    from ..refs import looks_like_reference
 
     return looks_like_reference(spec)
 

@@ -1,6 +1,6 @@
 """`docker-archive:PATH[:NAME:TAG]` — `docker save` / `podman save` archives (`-`: stdin).
 
-Layouts (docs/history-and-sources.md), all read from one pass over the tar (tarindex.py), whole
+Layouts (docs/history-and-sources.md), all read from one pass over the tar (blob/tar.py), whole
 archive plain or gzip/zstd/xz/bzip2-compressed:
 
 - legacy (Docker < 25, Podman, skopeo, kaniko, jib, bazel): `manifest.json` lists per image its

@@ -35,7 +35,7 @@ from typing import Any
 from ..blob.digests import check_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..model import Image, Layer, Reference, Target
-from ..refs import report_label, split_reference
+from ..refs import report_label, repositories_key, split_reference
 from .base import Source, SourceError, matches_selector
 from .partial import (
     diff_ids_of,
@@ -61,16 +61,6 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
             text = f"{chains[-1]} {diff_id}".encode()
             chains.append("sha256:" + hashlib.sha256(text).hexdigest())
     return chains
-
-
-def canonical_name(name: str) -> str:
-    """`busybox` → `docker.io/library/busybox`, as distribution metadata records repositories."""
-    first, slash, _ = name.partition("/")
-    if not slash or ("." not in first and ":" not in first and first != "localhost"):
-        name = f"docker.io/{name}"
-    if name.startswith("docker.io/") and name.count("/") == 1:
-        name = "docker.io/library/" + name.removeprefix("docker.io/")
-    return name
 
 
 def find_drivers(path: Path) -> list[Path]:
@@ -328,7 +318,7 @@ class DockerRootSource(Source):
         return digests.pop() if len(digests) == 1 else None
 
     def _fill_layers(self, driver: Driver, image: Image, name: str | None) -> None:
-        wanted = canonical_name(name) if name else None
+        wanted = repositories_key(name) if name else None
         missing = []
         for layer, chain_id in zip(image.layers, chain_ids(image.diff_ids), strict=False):
             if not _valid(chain_id) or not layer.diff_id or not _valid(layer.diff_id):

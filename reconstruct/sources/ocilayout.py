@@ -12,6 +12,7 @@ from typing import Any
 
 from ..blob.files import read_small_file
 from ..blob.stores import BlobStore, DirectoryBlobStore
+from ..blob.tar import TarIndex
 from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
@@ -70,8 +71,35 @@ def layout_target(
     raise SourceError(f"{transport}: no entry {reference.digest} in index.json")
 
 
-class OciLayoutSource(Source):
+class LayoutSource(Source):
+    """An OCI image layout, wherever it lies: `index` and a `store` of its blobs; `archive` is
+    the tar it lies in, None for a folder."""
+
+    index: dict[str, Any]
+    store: BlobStore
+    archive: TarIndex | None = None
+    # a folder with no layer blob at all is a metadata-only copy (like the bundled sample)
+    layers_may_be_absent = False
+
+    def references(self) -> list[Reference]:
+        return [ref for ref, _ in layout_references(self.index)]
+
+    def get(self, selector: str | None = None) -> Target:
+        return layout_target(self.store, self.index, self.select(selector), self.transport)
+
+    def blobs(self, references: list[Reference]) -> BlobView:
+        roots = descriptor_roots(layout_descriptors(self.index, references))
+        return BlobView(
+            roots,
+            store=self.store,
+            archive=self.archive,
+            layers_may_be_absent=self.layers_may_be_absent,
+        )
+
+
+class OciLayoutSource(LayoutSource):
     transport = "oci"
+    layers_may_be_absent = True
 
     def __init__(self, path: Path):
         if not path.is_dir():
@@ -82,14 +110,3 @@ class OciLayoutSource(Source):
         self.path = path
         self.index = parse_json(read_small_file(index_path, "index"), f"{index_path}")
         self.store = DirectoryBlobStore(path / "blobs")
-
-    def references(self) -> list[Reference]:
-        return [ref for ref, _ in layout_references(self.index)]
-
-    def get(self, selector: str | None = None) -> Target:
-        return layout_target(self.store, self.index, self.select(selector), self.transport)
-
-    def blobs(self, references: list[Reference]) -> BlobView:
-        # a metadata-only copy (no layer blob at all, like the bundled sample) is normal
-        roots = descriptor_roots(layout_descriptors(self.index, references))
-        return BlobView(roots, store=self.store, layers_may_be_absent=True)

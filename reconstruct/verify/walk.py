@@ -1,7 +1,7 @@
 """The walk `verify` shares across content-addressed stores (OCI layouts, archives' layouts,
 registry storage, blob folders): descriptors followed from index to manifests to config and
 layers, metadata blobs checked as they are read, layer checks planned for later measurement.
-Also the check builders every per-source plan uses (verifyplan.py).
+Also the check builders the plan (plan.py) uses for every shape of storage.
 """
 
 from __future__ import annotations

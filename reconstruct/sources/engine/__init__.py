@@ -9,41 +9,37 @@ default socket) unless `host` names another; Podman serves the same API (`podman
 Two ways to read an image:
 
 - fast (default): image inspect + history, two small requests; which history entries made a
-  layer is inferred by enginehistory.py, with the classic builder's intermediate images as
+  layer is inferred by history.py, with the classic builder's intermediate images as
   checkpoints when they exist, and every guessed step is marked (`Step.uncertain`).
 - exact: the engine's export, streamed and read only up to the image's own config (and manifest)
-  by engineexport.py. Used when asked (`exact=True`), or by itself when the fast path is unsure
+  by export.py. Used when asked (`exact=True`), or by itself when the fast path is unsure
   and the image is small (EXACT_AUTO_LIMIT); otherwise a warning says that `--exact` exists.
 
-This module is the source itself: references, engine access, and errors in words.
+This module is the source itself (references, engine access); diagnosis.py puts what went
+wrong in words.
 The docker SDK is imported inside `_connect` only: `reconstruct --help` and every other source
 never pay for it (it costs about 0.15 s).
 """
 
 from __future__ import annotations
 
-import difflib
-import errno
 import os
-import re
-import socket
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from ...blob.digests import is_digest_prefix
 from ...model import Image, Reference, Target
-from ...refs import display_name, split_reference
+from ...refs import closest_tags, normalized_name, split_reference
 from ...text import human_size, parse_date
 from ..base import Capabilities, Source, SourceError
 from ..partial import image_from_config
+from .diagnosis import DEFAULT_HOST, api_message, describe_failure, explanation
 from .export import image_from_export, read_export
 from .history import HistoryEntry, evidence_from, infer_layers
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
-PODMAN_SOCKETS = ("/run/podman/podman.sock",)
 # Seconds for one request (connect + each read); RECONSTRUCT_ENGINE_TIMEOUT overrides it.
 DEFAULT_TIMEOUT = 30.0
 # The export is prepared before its first byte is sent (dockerd copies every layer first).
@@ -53,51 +49,6 @@ EXACT_AUTO_LIMIT = 200_000_000
 # Intermediate images looked up to settle an uncertain history, at most.
 MAX_PROBES = 64
 GO_ZERO_YEAR = 1  # Go's zero time: the engine's way of saying "no date"
-
-# The distribution reference grammar (docker/distribution/reference), with an optional digest.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?)"
-_REFERENCE = re.compile(
-    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
-)
-_IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}$")
-# Names that are files someone mistyped, not images: refused as references.
-_FILE_SUFFIXES = (".json", ".tar", ".gz", ".tgz", ".zst", ".xz", ".bz2", ".md", ".txt", ".yaml")
-
-
-# --- references --------------------------------------------------------------------------------
-
-
-def looks_like_reference(text: str) -> bool:
-    """True for `python:3`, `ghcr.io/a/b@sha256:…`, `3f2a9c1b7d4e` — what `docker inspect` takes."""
-    if not text or text.startswith(("/", ".", "~")) or text.lower().endswith(_FILE_SUFFIXES):
-        return False
-    return bool(_REFERENCE.match(text) or _IMAGE_ID.match(text))
-
-
-def canonical_name(name: str) -> str:
-    """`python` → `docker.io/library/python`, as the engine normalises names."""
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        domain, path = first, rest
-    else:
-        domain, path = "docker.io", name
-    if domain in ("docker.io", "index.docker.io", "registry-1.docker.io"):
-        domain = "docker.io"
-        path = path if "/" in path else "library/" + path
-    return f"{domain}/{path}"
-
-
-def closest_tags(wanted: str, tags: list[str], count: int = 3) -> list[str]:
-    """Local tags nearest to `wanted` (difflib), compared in the short form users type."""
-    short = {
-        (display_name(split_reference(t)[0]) or "") + ":" + (split_reference(t)[1] or ""): t
-        for t in tags
-    }
-    name, tag = split_reference(wanted.split("@", 1)[0])
-    probe = f"{display_name(name) or ''}:{tag or 'latest'}"
-    return [short[s] for s in difflib.get_close_matches(probe, list(short), n=count, cutoff=0.5)]
 
 
 # --- the source --------------------------------------------------------------------------------
@@ -301,7 +252,7 @@ class EngineSource(Source):
             if response.status_code != 200:
                 raise SourceError(
                     f"docker-daemon: the engine refused to export {image_id}: "
-                    f"{_explanation(response)}"
+                    f"{explanation(response)}"
                 )
             found = read_export(
                 lambda size: response.raw.read(size), image_id, want_layer_sources=windows
@@ -326,7 +277,7 @@ class EngineSource(Source):
         except docker.errors.NotFound:
             raise SourceError(self._not_found(reference)) from None
         except docker.errors.APIError as error:
-            raise SourceError(f"docker-daemon: {reference}: {_api_message(error)}") from None
+            raise SourceError(f"docker-daemon: {reference}: {api_message(error)}") from None
         except Exception as error:
             raise self._failure(error, f"inspect {reference}") from None
 
@@ -351,7 +302,7 @@ class EngineSource(Source):
         try:
             return action(api)
         except docker.errors.APIError as error:
-            raise SourceError(f"docker-daemon: cannot {what}: {_api_message(error)}") from None
+            raise SourceError(f"docker-daemon: cannot {what}: {api_message(error)}") from None
         except Exception as error:
             raise self._failure(error, what) from None
 
@@ -390,33 +341,7 @@ class EngineSource(Source):
         return self._api
 
     def _failure(self, error: BaseException, what: str) -> SourceError:
-        """One line for the user: which engine, and what went wrong in words, not a traceback."""
-        host = self.host
-        path = host.removeprefix("unix://") if host.startswith(("unix://", "/")) else None
-        cause = _os_error(error)
-        text = " ".join(str(error).split())
-        if _is_timeout(error):
-            return SourceError(
-                f"docker-daemon: the engine at {host} did not answer within "
-                f"{self.timeout:g} s ({what})"
-            )
-        if path is not None:
-            diagnosis = _diagnose_socket(path)
-            if diagnosis:
-                return SourceError(f"docker-daemon: {diagnosis}{_podman_hint(path)}")
-        if cause is not None and cause.errno == errno.EACCES:
-            return SourceError(f"docker-daemon: permission denied on {host}")
-        if cause is not None and cause.errno in (errno.ECONNREFUSED, errno.ENOENT):
-            return SourceError(f"docker-daemon: no engine is listening at {host}")
-        refusal = _http_refusal(error)
-        if refusal and what == "connect":  # `GET /version`, the SDK's version negotiation
-            return SourceError(
-                f"docker-daemon: the engine at {host} refused the API version negotiation: "
-                f"{refusal}"
-            )
-        return SourceError(
-            f"docker-daemon: cannot {what} at {host}: {refusal or _last_clause(text)}"
-        )
+        return describe_failure(error, self.host, self.timeout, what)
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -457,7 +382,7 @@ def _naming(selector: str, inspect: dict[str, Any]) -> tuple[str | None, str | N
     digests = [d for d in inspect.get("RepoDigests") or [] if isinstance(d, str) and "@" in d]
     image_id = str(inspect.get("Id") or "").removeprefix("sha256:")
     name = tag = None
-    if _IMAGE_ID.match(selector) and image_id.startswith(selector.removeprefix("sha256:")):
+    if is_digest_prefix(selector) and image_id.startswith(selector.removeprefix("sha256:")):
         if tags:
             name, tag = split_reference(tags[0])
         elif digests:
@@ -480,107 +405,5 @@ def _naming(selector: str, inspect: dict[str, Any]) -> tuple[str | None, str | N
 
 def _same_name(reference: str, name: str) -> bool:
     """`docker.io/library/x:1` names `x`; Podman's `localhost/a/b:1` names `a/b`."""
-    theirs = canonical_name(split_reference(reference)[0] or "")
-    return theirs == canonical_name(name) or theirs == f"localhost/{name}"
-
-
-def _os_error(error: BaseException) -> OSError | None:
-    """The OSError (errno set) somewhere inside requests'/urllib3's wrapping of it."""
-    found = [e for e in _chain(error) if isinstance(e, OSError) and e.errno]
-    return found[0] if found else None
-
-
-def _http_refusal(error: BaseException) -> str | None:
-    """`HTTP 400: <the engine's message>` when an HTTP error answer is inside `error`."""
-    for current in _chain(error):
-        response = getattr(current, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int) and status >= 400:
-            explanation = getattr(current, "explanation", None) or _explanation(response)
-            return f"HTTP {status}: {_last_clause(' '.join(str(explanation).split()))}"
-    return None
-
-
-def _is_timeout(error: BaseException) -> bool:
-    names = {type(e).__name__ for e in _chain(error)}
-    return bool(names & {"ReadTimeout", "ConnectTimeout", "ReadTimeoutError", "TimeoutError",
-                         "timeout", "ConnectTimeoutError", "Timeout"})  # fmt: skip
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    """`error` and every exception inside it: causes, contexts, arguments, urllib3's `reason`."""
-    found: list[BaseException] = []
-    pending: list[Any] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        found.append(current)
-        pending.extend([current.__cause__, current.__context__, *current.args])
-        pending.append(getattr(current, "reason", None))
-    return found
-
-
-def _diagnose_socket(path: str) -> str | None:
-    """What is wrong with a unix socket path, in words; None when it looks usable."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return f"no engine: {path} does not exist (is the Docker or Podman service running?)"
-    except PermissionError:
-        return f"permission denied on {path}"
-    except OSError as error:
-        return f"cannot use {path}: {error.strerror}"
-    if not stat.S_ISSOCK(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "a file"
-        return f"{path} is {kind}, not an engine's socket"
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2)
-    try:
-        probe.connect(path)
-    except PermissionError:
-        return (
-            f"permission denied on {path} (be in the group that owns it, e.g. docker, "
-            "or use --host)"
-        )
-    except ConnectionRefusedError:
-        return f"no engine is listening at {path} (a stale socket: is the service running?)"
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None
-
-
-def _podman_hint(path: str) -> str:
-    if path != DEFAULT_HOST.removeprefix("unix://"):
-        return ""
-    candidates = list(PODMAN_SOCKETS)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        candidates.insert(0, f"{runtime}/podman/podman.sock")
-    for candidate in candidates:
-        if os.path.exists(candidate):
-            return f"; Podman's socket is at {candidate}: --host unix://{candidate}"
-    return "; use --host or DOCKER_HOST to name another engine"
-
-
-def _api_message(error: Any) -> str:
-    explanation = getattr(error, "explanation", None) or str(error)
-    return _last_clause(" ".join(str(explanation).split()))
-
-
-def _explanation(response: Any) -> str:
-    try:
-        message = response.json().get("message")
-    except Exception:
-        message = None
-    return str(message or f"HTTP {response.status_code}")
-
-
-def _last_clause(text: str) -> str:
-    """requests nests messages (`… (Caused by …: …)`): keep it one readable line."""
-    text = text.removeprefix("Error while fetching server API version: ")
-    return text if len(text) <= 300 else text[:297] + "..."
+    theirs = normalized_name(split_reference(reference)[0] or "")
+    return theirs == normalized_name(name) or theirs == f"localhost/{name}"
