@@ -6,8 +6,6 @@ import json
 import re
 from datetime import UTC, datetime
 
-from dateutil import parser as dateparser
-
 from .model import Platform
 
 _UNITS = ("B", "KB", "MB", "GB", "TB")
@@ -46,6 +44,8 @@ def parse_date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(_FRACTION.sub(_six_digits, text))
     except ValueError:
         try:
+            from dateutil import parser as dateparser  # only for what fromisoformat refuses
+
             parsed = dateparser.isoparse(text)
         except (ValueError, OverflowError):
             return None  # strict on purpose: a fuzzy parser turns "5" into a date

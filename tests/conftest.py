@@ -3,7 +3,7 @@
 import ipaddress
 import sys
 
-pytest_plugins = ["tests.engines", "tests.summary"]
+pytest_plugins = ["tests.plugins.engines", "tests.plugins.summary"]
 
 
 def _refuse_remote_connections(event: str, args: tuple) -> None:

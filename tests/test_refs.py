@@ -12,8 +12,8 @@ from reconstruct.refs import (
     listing_label,
     looks_like_reference,
     normalized_name,
-    report_label,
     repo_info_name,
+    report_label,
     repositories_key,
     split_reference,
 )

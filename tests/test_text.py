@@ -8,7 +8,7 @@ import pytest
 
 from reconstruct.model import Platform
 from reconstruct.text import generator_json, history_date, human_size, platform_string
-from tests.paths import FORMAT_DOC, need
+from tests.support.paths import FORMAT_DOC, need
 
 SIZES = [
     (32, "32.0 B"),

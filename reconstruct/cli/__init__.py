@@ -15,7 +15,7 @@ import typer
 from ..audit.rules import SEVERITIES
 from ..render import DEFAULT_FORMAT, FORMATS
 
-app = typer.Typer(
+APP_SETTINGS = dict(
     add_completion=False,
     rich_markup_mode=None,
     help=(
@@ -30,6 +30,7 @@ app = typer.Typer(
         "is no path here means the same)."
     ),
 )
+app = typer.Typer(**APP_SETTINGS)
 
 
 # show's formats come from the renderers' one list; report formats are each command's own.
@@ -328,7 +329,7 @@ def main() -> None:
 
     arguments = sys.argv[1:] or ["--help"]
     try:
-        code = app(arguments, prog_name="reconstruct", standalone_mode=False)
+        code = _app_for(arguments)(arguments, prog_name="reconstruct", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except (SourceError, UserError, LookupError, ValueError) as error:
         _fail(str(error))
@@ -344,6 +345,23 @@ def main() -> None:
         _fail(f"internal error ({type(error).__name__}: {error}); please report it")
     except KeyboardInterrupt:
         _fail("interrupted")
+
+
+def _app_for(arguments: list[str]) -> typer.Typer:
+    """The app with only the command about to run: typer builds every registered command's
+    parameters before dispatching, which costs more than the rest of a small `show`."""
+    wanted = arguments[0]
+    chosen = [c for c in app.registered_commands if (c.name or c.callback.__name__) == wanted]
+    if not chosen:
+        return app  # `--help`, or an unknown command: typer says what there is
+    single = typer.Typer(**APP_SETTINGS)
+    single.registered_commands = chosen
+    single.callback()(_group)  # a group still: `reconstruct show …` keeps its command name
+    return single
+
+
+def _group() -> None:
+    """(The command line's group: nothing to do before the command.)"""
 
 
 def _fail(message: str) -> None:

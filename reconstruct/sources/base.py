@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import SourceError
 from ..model import Reference, Target
 from ..refs import display_name, holding_label, split_reference
-from .view import BlobView
+
+if TYPE_CHECKING:  # the blob view is built only when verify asks for it
+    from .view import BlobView
 
 
 @dataclass(frozen=True)
@@ -99,4 +101,4 @@ def matches_selector(ref: Reference, selector: str) -> bool:
     return len(bare) >= 12 and digest.removeprefix("sha256:").startswith(bare)
 
 
-__all__ = ["BlobView", "Capabilities", "Source", "SourceError", "matches_selector"]
+__all__ = ["Capabilities", "Source", "SourceError", "matches_selector"]

@@ -8,16 +8,18 @@ The layout helpers here serve the archive sources too (an OCI layout inside a ta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..blob.files import read_small_file
 from ..blob.stores import BlobStore, DirectoryBlobStore
-from ..blob.tar import TarIndex
 from ..model import Reference, Target
 from ..refs import split_reference
 from .base import Source, SourceError
 from .partial import as_list, parse_json, resolve
 from .view import BlobView, descriptor_roots
+
+if TYPE_CHECKING:
+    from ..blob.tar import TarIndex
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"

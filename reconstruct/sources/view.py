@@ -16,10 +16,11 @@ kind of root is a shape of storage, not a transport:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..blob.stores import BlobStore
-from ..blob.tar import TarIndex
+if TYPE_CHECKING:
+    from ..blob.stores import BlobStore
+    from ..blob.tar import TarIndex
 
 
 @dataclass

@@ -21,10 +21,10 @@ from reconstruct.audit import RULES, SEVERITIES, Finding, Knowledge, audit_image
 from reconstruct.audit.secrets import entropy, mask, secret_name
 from reconstruct.render import auditreport
 from reconstruct.sources.partial import image_from_config
-from tests.clirun import assert_one_line_error, run
-from tests.paths import CORPUS, SAMPLE, need
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import CORPUS, SAMPLE, need
 
-SECRET = "s3cr3t"  # tests/engines.py: the --build-arg TOKEN value of the full image
+SECRET = "s3cr3t"  # tests/plugins/engines/images.py: the --build-arg TOKEN value of the full image
 SH = "/bin/sh -c "
 NOP = "/bin/sh -c #(nop)  "
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import stat
 
-from tests.clirun import assert_one_line_error, run
-from tests.paths import SAMPLE
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import SAMPLE
 
 
 def test_help_explains_sources_and_formats():
@@ -148,7 +148,7 @@ def test_config_alone_has_no_invented_values(tmp_path):
 
 
 def test_all_images_of_a_source_in_every_format():
-    from tests.paths import CORPUS, need
+    from tests.support.paths import CORPUS, need
 
     layout = need(CORPUS / "fixtures" / "oci-layout" / "ggcr_test_index_nested")
     tags = [json.loads(line)["tag"] for line in run("ls", layout, "--json").out.splitlines()]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tests.clirun import run
-from tests.paths import SAMPLE
+from tests.support.clirun import run
+from tests.support.paths import SAMPLE
 
 
 def _blob(folder, value):

@@ -8,8 +8,8 @@ import pytest
 
 from reconstruct.api import load
 from reconstruct.compare import compare
-from tests.clirun import run
-from tests.paths import CORPUS, SAMPLE, SEED, corpus_files, need
+from tests.support.clirun import run
+from tests.support.paths import CORPUS, SAMPLE, SEED, corpus_files, need
 
 CURRENT_ERA_DOCS = [
     path

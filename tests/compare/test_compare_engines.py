@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.clirun import run
+from tests.support.clirun import run
 
 pytestmark = pytest.mark.engines
 

@@ -1,4 +1,4 @@
-"""The engine fixtures (tests/engines.py) really produced what they claim."""
+"""The engine fixtures (tests/plugins/engines/) really produced what they claim."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tarfile
 
 import pytest
 
-from tests.engines import (
+from tests.plugins.engines import (
     BASE,
     BUILDAH_DEFAULT,
     FULL,

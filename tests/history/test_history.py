@@ -14,7 +14,7 @@ from reconstruct.history import (
     repo_info_text,
 )
 from reconstruct.model import FOREIGN_MEDIA_TYPES, Image, Layer, Step
-from tests.paths import FORMAT_DOC, need
+from tests.support.paths import FORMAT_DOC, need
 
 POWERSHELL = [
     "powershell",

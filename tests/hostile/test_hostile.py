@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import hostile
-from tests.needs import need_tools
-from tests.paths import REPO
+from tests.support import hostile
+from tests.support.needs import need_tools
+from tests.support.paths import REPO
 
 # Built once at collection (the names parametrize the tests); removed at exit.
 _FOLDER = tempfile.TemporaryDirectory(prefix="hostile-")

@@ -21,8 +21,8 @@ from reconstruct import api as service
 from reconstruct.cli import app
 from reconstruct.mirror import QuietReporter, mirror, repo_name, source_specs
 from reconstruct.render import tagdetails
-from tests.clirun import assert_one_line_error, run
-from tests.paths import CORPUS, REPO, SAMPLE, need
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import CORPUS, REPO, SAMPLE, need
 
 LAYOUTS = CORPUS / "fixtures" / "oci-layout"
 ARCHIVES = [
@@ -384,7 +384,7 @@ def test_an_archive_on_standard_input(tmp_path):
 def test_progress_bar_only_on_a_terminal():
     import io
 
-    from reconstruct.mirror import ConsoleReporter
+    from reconstruct.cli.progress import ConsoleReporter
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

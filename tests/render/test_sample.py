@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import sys
 
-from tests.clirun import run
-from tests.paths import SAMPLE, SAMPLE_UPSTREAM, SEED, need
+from tests.support.clirun import run
+from tests.support.paths import SAMPLE, SAMPLE_UPSTREAM, SEED, need
 
 # Lines that cannot match: digests of re-serialized JSON, and what needs the network.
 DIFFERENT_BY_NATURE = ("$ docker pull ", "-\tImage ID: ")

@@ -31,14 +31,12 @@ from reconstruct.sources.dockerarchive import (
     DockerArchiveSource,
 )
 from reconstruct.sources.ociarchive import OciArchiveSource
-from tests.clirun import assert_one_line_error, run
-from tests.paths import CORPUS, REPO, corpus_files, need
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import CORPUS, REPO, corpus_files, need
+from tests.support.paths import STEREOSCOPE_LAYOUT as CONTAINERD_LAYOUT
 
 DOCKER_SAVES = corpus_files("fixtures", "docker-save", pattern="*.tar")
 OCI_ARCHIVES = corpus_files("fixtures", "oci-archive", pattern="*.tar")
-CONTAINERD_LAYOUT = (
-    CORPUS / "fixtures" / "oci-layout" / "stereoscope_multiplatform_buildkit_containerd-store"
-)
 
 
 def corpus(name: str) -> Path:
@@ -674,7 +672,7 @@ def _entries(index: Index) -> dict:
     return {entry.digest: entry for nested in _indexes(index) for entry in nested.entries}
 
 
-# --- real producers (tests/engines.py): dockerd, podman, skopeo ------------------------------
+# --- real producers (tests/plugins/engines/): dockerd, podman, skopeo ------------------------
 
 
 def assert_steps_match_engine(image: Image, config_raw: bytes, cli_history: list[dict]) -> None:

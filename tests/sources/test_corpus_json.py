@@ -11,8 +11,8 @@ import re
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from tests.clirun import run
-from tests.paths import CORPUS, corpus_files
+from tests.support.clirun import run
+from tests.support.paths import CORPUS, corpus_files
 
 FORMATS = ("repo-info", "dockerfile", "json", "table")
 JSON_FILES = [

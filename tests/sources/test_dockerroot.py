@@ -14,23 +14,15 @@ from pathlib import Path
 import pytest
 
 from reconstruct.model import FOREIGN_MEDIA_TYPES, Image
+from reconstruct.refs import repositories_key as canonical_name
 from reconstruct.sources import detect, open_source
 from reconstruct.sources.base import SourceError
-from reconstruct.sources.dockerroot import DockerRootSource, canonical_name, chain_ids
-from tests.clirun import assert_one_line_error, run
-from tests.paths import CORPUS
+from reconstruct.sources.dockerroot import DockerRootSource, chain_ids
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import CORPUS, FIXTURES, WINDOWS_CONFIG, WINDOWS_MANIFEST
 
-FIXTURES = CORPUS / "fixtures"
 HTTPD_CONFIG = FIXTURES / "config" / "cimage_httpd-2.4.23_docker1.12.1_config.json"
 COMMIT_CONFIG = FIXTURES / "config" / "quay_busybox_docker-commit_config.json"
-WINDOWS_CONFIG = (
-    FIXTURES / "config" / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_config.json"
-)
-WINDOWS_MANIFEST = (
-    FIXTURES
-    / "manifest"
-    / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_foreign-layers_manifest.json"
-)
 WINDOWS_NAME = "mcr.microsoft.com/dotnet/framework/runtime"
 WINDOWS_MANIFEST_DIGEST = "sha256:5ec4722ef299457d69a7186d3da503a947584aa1a5bfc0bfc021fe115dc2a76b"
 

@@ -2,9 +2,9 @@
 
 Three groups:
 - the inference and stream reading on their own (no engine);
-- Windows shapes through tests/fake_engine.py, a small Engine API server the real docker SDK
-  talks to (no Windows engine runs here), and the error cases (no engine, not a socket, permission
-  denied, an API too old, an engine that never answers);
+- Windows shapes through tests/support/fake_engine.py, a small Engine API server the real docker
+  SDK talks to (no Windows engine runs here), and the error cases (no engine, not a socket,
+  permission denied, an API too old, an engine that never answers);
 - real engines (`engines` marker): a private dockerd 20.10 (classic builder) and Podman's service.
   For every image they hold, the fast path, the exact path and the image's `docker save` /
   `podman save` archive give the same steps and layers, and where the fast path cannot know it
@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from reconstruct.model import Image, Target
+from reconstruct.refs import closest_tags, looks_like_reference
 from reconstruct.sources import SourceError, engine, open_source
-from reconstruct.sources.engine import EngineSource, closest_tags, looks_like_reference
+from reconstruct.sources.engine import EngineSource
 from reconstruct.sources.engine.export import STREAM_BUFFER, read_export
 from reconstruct.sources.engine.history import (
     Evidence,
@@ -38,10 +39,10 @@ from reconstruct.sources.engine.history import (
 )
 from reconstruct.sources.partial import sha256_digest
 from reconstruct.text import parse_date
-from tests.clirun import assert_one_line_error, run
-from tests.fake_engine import APP_TAG, SEED_INDEX_DIGEST, SEED_TAG, FakeEngine
-from tests.needs import need_tools
-from tests.paths import REPO
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.fake_engine import APP_TAG, SEED_INDEX_DIGEST, SEED_TAG, FakeEngine
+from tests.support.needs import need_tools
+from tests.support.paths import REPO
 
 # --- what must agree between the fast path, the exact path and an archive ----------------------
 
@@ -425,7 +426,7 @@ LOADED = "reconstruct-test/engine-loaded:1"  # built, saved, removed, loaded: no
 def docker_images(dockerd, docker_saves, tmp_path_factory):
     """Every image in the dockerd, each with a `docker save` archive (saved here if the fixture
     has none): the fixtures' images plus two whose history the API cannot settle by sizes."""
-    from tests.engines import BASE, FULL, SMALL
+    from tests.plugins.engines import BASE, FULL, SMALL
 
     out = tmp_path_factory.mktemp("engine-images")
     context = out / "context"
@@ -509,7 +510,7 @@ def test_dockerd_export_reading_stops_at_the_config(dockerd, docker_images):
 
 
 def _engine_export(dockerd, image_id: str) -> bytes:
-    from tests.engines import DOCKER_API_VERSION, unix_http_get
+    from tests.plugins.engines import DOCKER_API_VERSION, unix_http_get
 
     status, body = unix_http_get(
         dockerd.socket, f"/v{DOCKER_API_VERSION}/images/{image_id}/get", timeout=120
@@ -530,7 +531,7 @@ def _member_end(archive: bytes, name: str) -> int:
 
 @pytest.mark.engines
 def test_dockerd_references_tags_and_missing_images(dockerd, docker_images):
-    from tests.engines import BASE, FULL, FULL_TAGS
+    from tests.plugins.engines import BASE, FULL, FULL_TAGS
 
     source = EngineSource(dockerd.host, exact=False)
     truth = dockerd.images[FULL]
@@ -578,7 +579,7 @@ def test_dockerd_stopped_is_one_line(dockerd, docker_images):
 
 @pytest.mark.engines
 def test_podman_fast_exact_and_save_agree(podman_service, podman, tmp_path):
-    from tests.engines import BUILDAH_DEFAULT, BUILDAH_LAYERS, CS_BASE
+    from tests.plugins.engines import BUILDAH_DEFAULT, BUILDAH_LAYERS, CS_BASE
 
     saves = {
         ref: podman.saves[ref]["docker-archive"].path for ref in (BUILDAH_DEFAULT, BUILDAH_LAYERS)
@@ -601,7 +602,7 @@ def test_podman_fast_exact_and_save_agree(podman_service, podman, tmp_path):
 
 @pytest.mark.engines
 def test_podman_short_names_and_repo_digests(podman_service):
-    from tests.engines import BUILDAH_DEFAULT
+    from tests.plugins.engines import BUILDAH_DEFAULT
 
     source = EngineSource(podman_service.url, exact=False)
     short = BUILDAH_DEFAULT.removeprefix("localhost/")

@@ -1,11 +1,12 @@
 """Engine faults beyond the basic ones (issue 8): a daemon that stops in the middle of an export,
-an API version newer than the client knows. Served by tests/fake_engine.py to the real docker SDK.
+an API version newer than the client knows. Served by tests/support/fake_engine.py to the real
+docker SDK.
 """
 
 from __future__ import annotations
 
-from tests.clirun import assert_one_line_error, run
-from tests.fake_engine import SEED_TAG, FakeEngine
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.fake_engine import SEED_TAG, FakeEngine
 
 
 def test_an_export_cut_in_the_middle_is_one_line(tmp_path):

@@ -22,24 +22,18 @@ from reconstruct.sources import detect, open_source
 from reconstruct.sources.base import SourceError
 from reconstruct.sources.registrydir import RegistryDirSource
 from reconstruct.text import imf_fixdate
-from tests.clirun import assert_one_line_error, run
-from tests.paths import CORPUS
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.paths import (
+    CORPUS,
+    FIXTURES,
+    WINDOWS_CONFIG,
+    WINDOWS_MANIFEST,
+)
+from tests.support.paths import STEREOSCOPE_LAYOUT as MULTI_LAYOUT
+from tests.support.paths import WINDOWS_INDEX as WINDOWS_LIST
 
-FIXTURES = CORPUS / "fixtures"
 BUILDKIT_CONFIG = FIXTURES / "config" / "buildkit_llb-exporter_compat-v30_config.json"
 BUILDKIT_MANIFEST = FIXTURES / "manifest" / "buildkit_llb-exporter_compat-v30_manifest.json"
-WINDOWS_LIST = (
-    FIXTURES / "index" / "dockerview_dotnet-framework-runtime-4.8_windows_manifest-list.json"
-)
-WINDOWS_MANIFEST = (
-    FIXTURES
-    / "manifest"
-    / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_foreign-layers_manifest.json"
-)
-WINDOWS_CONFIG = (
-    FIXTURES / "config" / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_config.json"
-)
-MULTI_LAYOUT = FIXTURES / "oci-layout" / "stereoscope_multiplatform_buildkit_containerd-store"
 
 # 2021-03-04T05:06:07Z and later: distinct, whole-second mtimes the tests can recognise
 T0 = 1614834367

@@ -8,7 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tests.clirun import run
+from tests.support.clirun import run
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tests.paths import REPO
+from tests.support.paths import REPO
 
 
 @dataclass

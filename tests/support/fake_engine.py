@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests.paths import SAMPLE
+from tests.support.paths import SAMPLE
 
 API_VERSION = "1.41"
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"

@@ -2,7 +2,7 @@
 
 `build(folder)` writes every case into `folder` and returns {case name: source spec}. Cases are
 small on disk (sparse files stand in for huge members) and deterministic. Run it by hand to look
-at them: `python -m tests.hostile /tmp/hostile`.
+at them: `python -m tests.support.hostile /tmp/hostile`.
 """
 
 from __future__ import annotations

@@ -19,27 +19,25 @@ from pathlib import Path
 
 import pytest
 
-from reconstruct.verify import digest as layerdigest
 from reconstruct.verify import Check, Verdict, VerifyReport, verify
+from reconstruct.verify import digest as layerdigest
 from reconstruct.verify.digest import Digester
-from tests.clirun import assert_one_line_error, run
-from tests.needs import need_tools
-from tests.paths import CORPUS, REPO, SAMPLE, corpus_files, need
+from tests.support.clirun import assert_one_line_error, run
+from tests.support.needs import need_tools
+from tests.support.paths import (
+    CORPUS,
+    FIXTURES,
+    REPO,
+    SAMPLE,
+    WINDOWS_CONFIG,
+    WINDOWS_INDEX,
+    WINDOWS_MANIFEST,
+    corpus_files,
+    need,
+)
+from tests.support.paths import STEREOSCOPE_LAYOUT as STEREOSCOPE
 
-FIXTURES = CORPUS / "fixtures"
-STEREOSCOPE = FIXTURES / "oci-layout" / "stereoscope_multiplatform_buildkit_containerd-store"
 LEGACY_SAVE = FIXTURES / "docker-save" / "dive_test-docker-image_docker18.09_legacy.tar"
-WINDOWS_MANIFEST = (
-    FIXTURES
-    / "manifest"
-    / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_foreign-layers_manifest.json"
-)
-WINDOWS_CONFIG = (
-    FIXTURES / "config" / "dockerview_dotnet-framework-runtime-4.8-ltsc2022_windows_config.json"
-)
-WINDOWS_INDEX = (
-    FIXTURES / "index" / "dockerview_dotnet-framework-runtime-4.8_windows_manifest-list.json"
-)
 CORPUS_IMAGES = [
     *corpus_files("fixtures", "docker-save", pattern="*.tar"),
     *corpus_files("fixtures", "oci-archive", pattern="*.tar"),

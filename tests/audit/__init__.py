@@ -1,0 +1,1 @@
+"""Tests of reconstruct.audit: findings in an image's history and config."""

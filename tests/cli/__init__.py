@@ -1,0 +1,1 @@
+"""Tests of reconstruct.cli: the command line as a user runs it."""

@@ -1,0 +1,1 @@
+"""Tests of reconstruct.compare: comparing images, and which image another starts from."""

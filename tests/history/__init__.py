@@ -1,0 +1,1 @@
+"""Tests of reconstruct.history: history lines, their rules, layer matching."""

@@ -1,0 +1,1 @@
+"""Tests with hostile inputs: every broken or malicious one ends in a one-line error."""

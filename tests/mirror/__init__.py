@@ -1,0 +1,1 @@
+"""Tests of reconstruct.mirror: every image and tag of a source as a repo-info tree."""

@@ -1,0 +1,1 @@
+"""The suite's pytest plugins, registered from tests/conftest.py."""

@@ -1,0 +1,1 @@
+"""Property-based tests (hypothesis) across history, render, sources and text."""

@@ -1,0 +1,1 @@
+"""Tests of reconstruct.sources: the reader of every transport, archives to engines."""
