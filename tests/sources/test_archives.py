@@ -785,3 +785,39 @@ def test_skopeo_archives_match_dockerd(skopeo, dockerd):
     assert image.config_digest == truth.id
     assert_steps_match_engine(image, truth.config_raw, truth.history)
     assert [layer.digest for layer in image.layers] == truth.config["rootfs"]["diff_ids"]
+
+
+def test_docker25_save_names_images_as_docker_images_shows_them(tmp_path: Path):
+    """Docker ≥ 25 names each image twice: index.json's `io.containerd.image.name`
+    (`docker.io/library/hello-world:latest`) and manifest.json's RepoTags (`hello-world:latest`),
+    which `docker load` restores and `docker images` shows: that familiar name is the one listed,
+    and the qualified one still selects the image."""
+    files = members(corpus("docker-save/ggcr_hello-world-docker25-oci-layout-arm64.tar"))
+    (entry,) = manifest_entries(files)
+    manifest_name = next(
+        name
+        for name, data in files.items()
+        if name.startswith("blobs/") and b'"layers"' in data and data.startswith(b"{")
+    )
+    descriptor = {
+        "mediaType": json.loads(files[manifest_name])["mediaType"],
+        "digest": "sha256:" + manifest_name.rsplit("/", 1)[1],
+        "size": len(files[manifest_name]),
+        "annotations": {
+            "io.containerd.image.name": "docker.io/library/hello-world:latest",
+            "org.opencontainers.image.ref.name": "latest",
+        },
+    }
+    files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [descriptor]}).encode()
+    files["manifest.json"] = json.dumps([{**entry, "RepoTags": ["hello-world:latest"]}]).encode()
+    path = tmp_path / "docker26-save.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    source = DockerArchiveSource(path)
+    (ref,) = source.references()
+    assert (ref.name, ref.tag, ref.digest) == ("hello-world", "latest", descriptor["digest"])
+    for selector in ("hello-world:latest", "docker.io/library/hello-world:latest", "latest"):
+        assert source.get(selector).root.manifest_digest == descriptor["digest"]
