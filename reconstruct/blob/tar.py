@@ -27,7 +27,6 @@ import stat
 import sys
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,35 +35,20 @@ from .compression import OUTPUT_CHUNK, compression_of, inflate_chunks
 from .digests import check_digest
 from .files import MAX_METADATA_BYTES, BlobLocation, read_head
 from .stores import BlobInfo, BlobStore
-
-BLOCK = 512
-ZERO_BLOCK = bytes(BLOCK)
-# Configs, manifests and indexes are kilobytes; 4 MiB leaves room for huge histories while a
-# stream never buffers a layer that happens to be small.
-JSON_MEMBER_LIMIT = 4 * 1024 * 1024
-STREAM_KEEP_BUDGET = 32 * 1024 * 1024  # all JSON members kept from one stream, together
-MAX_MEMBERS = 200_000  # an image archive has a handful per layer; this bounds the index's memory
-MAX_HEADER_DATA = 1024 * 1024  # pax and GNU long-name records
-MAX_LINK_HOPS = 16
-# Names of members that are layers whatever they contain: never kept while streaming.
-LAYER_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2")
-
-EXTENSION_TYPES = (
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
+from .tarformat import (
+    BLOCK,
+    JSON_MEMBER_LIMIT,
+    MAX_LINK_HOPS,
+    ChunkReader,
+    FileReader,
+    Member,
+    MemberObserver,
+    Stopped,
+    StopWhen,
+    clean_name,
+    pread_all,
+    scan,
 )
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str  # normalised archive path
-    kind: str  # "file", "dir", "symlink", "hardlink" or "other"
-    size: int
-    link: str | None = None  # a symlink's target as written, or a hard link's archive path
-    offset: int | None = None  # where the data starts, for a seekable plain file
 
 
 def sniff(head: bytes) -> str | None:
@@ -79,16 +63,6 @@ def sniff(head: bytes) -> str | None:
         except tarfile.HeaderError:
             return None
     return None
-
-
-def clean_name(name: str) -> str | None:
-    """`./a//b/` → `a/b`; None for absolute paths, `..` and empty names."""
-    if name.startswith("/"):
-        return None
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return "/".join(parts)
 
 
 class TarIndex:
@@ -285,14 +259,14 @@ def _index_file(fd: int, label: str, reopen: Callable[[], BinaryIO] | None) -> T
     if kind != "tar":
         return _index_stream(lambda size: os.read(fd, size), label, compression=kind)
     _no_readahead(fd)
-    members, kept = _scan(_FileReader(fd, base, end), label, keep_json=False)
+    members, kept = scan(FileReader(fd, base, end), label, keep_json=False)
 
     def pread(offset: int, size: int) -> bytes:
         if reopen is None:
-            return _pread_all(fd, size, base + offset)
+            return pread_all(fd, size, base + offset)
         with reopen() as handle:
             _no_readahead(handle.fileno())
-            return _pread_all(handle.fileno(), size, base + offset)
+            return pread_all(handle.fileno(), size, base + offset)
 
     return TarIndex(label, members, kept, None, pread)
 
@@ -315,22 +289,8 @@ def _index_stream(
         compression = None
     else:
         chunks = inflate_chunks(compression, raw, label)
-    members, kept = _scan(_ChunkReader(chunks), label, keep_json=True, observe=observe, stop=stop)
+    members, kept = scan(ChunkReader(chunks), label, keep_json=True, observe=observe, stop=stop)
     return TarIndex(label, members, kept, compression, None)
-
-
-# What `stream_index` hands each regular member to: `observe(name, size)` returns a consumer of
-# the member's data (called with consecutive pieces), or None to let the member pass unseen.
-MemberObserver = Callable[[str, int], Callable[[memoryview], None] | None]
-# Asked after each member with the metadata members kept so far: True ends the pass there.
-StopWhen = Callable[[dict[str, bytes]], bool]
-
-
-class _Stopped(Exception):
-    """A pass ended by its `stop` before the end of the archive (what was read is kept)."""
-
-    def __init__(self, members: dict[str, Member], kept: dict[str, bytes]):
-        self.members, self.kept = members, kept
 
 
 def read_stream_until(
@@ -340,7 +300,7 @@ def read_stream_until(
     read. Returns the index and whether the archive was read to its end."""
     try:
         return _index_stream(read, label, stop=stop), True
-    except _Stopped as stopped:
+    except Stopped as stopped:
         return TarIndex(label, stopped.members, stopped.kept, None, None), False
 
 
@@ -405,18 +365,6 @@ def _no_readahead(fd: int) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
 
 
-def _pread_all(fd: int, size: int, offset: int) -> bytes:
-    parts = []
-    while size > 0:
-        data = os.pread(fd, size, offset)
-        if not data:
-            break
-        parts.append(data)
-        size -= len(data)
-        offset += len(data)
-    return b"".join(parts)
-
-
 def _read_up_to(read: Callable[[int], bytes], size: int) -> bytes:
     """`size` bytes from a pipe (which hands out less at a time), fewer only at its end."""
     parts = []
@@ -444,255 +392,3 @@ def _prefixed(head: bytes, read: Callable[[int], bytes]) -> Callable[[int], byte
 def _raw_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
     while data := read(OUTPUT_CHUNK):
         yield data
-
-
-# --- the tar format ----------------------------------------------------------------------------
-
-
-class _FileReader:
-    """A plain tar in a regular file: headers by pread, data skipped by offset."""
-
-    def __init__(self, fd: int, base: int, end: int):
-        self.fd = fd
-        self.base = base
-        self.end = end
-        self.offset = 0
-
-    def read(self, size: int) -> bytes:
-        data = _pread_all(self.fd, size, self.base + self.offset)
-        self.offset += len(data)
-        return data
-
-    def skip(self, size: int) -> int:
-        size = max(0, min(size, self.end - self.base - self.offset))
-        self.offset += size
-        return size
-
-    def drain(self) -> None:
-        """Nothing to do: what follows the end marker is not read."""
-
-
-class _ChunkReader:
-    """A stream of chunks read front to back; skipping drops data without copying it."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._buffer = b""
-        self._at = 0
-        self.offset = 0
-
-    def _fill(self) -> bool:
-        for chunk in self._chunks:
-            if chunk:
-                self._buffer, self._at = chunk, 0
-                return True
-        return False
-
-    def read(self, size: int) -> bytes:
-        parts = []
-        while size > 0:
-            if self._at >= len(self._buffer) and not self._fill():
-                break
-            part = self._buffer[self._at : self._at + size]
-            self._at += len(part)
-            self.offset += len(part)
-            size -= len(part)
-            parts.append(part)
-        return b"".join(parts)
-
-    def skip(self, size: int, feed: Callable[[memoryview], None] | None = None) -> int:
-        """Drop `size` bytes (fewer at the end of the stream); `feed` sees them on the way."""
-        skipped = 0
-        while size > skipped:
-            available = len(self._buffer) - self._at
-            if available <= 0:
-                if not self._fill():
-                    break
-                continue
-            step = min(available, size - skipped)
-            if feed is not None:
-                feed(memoryview(self._buffer)[self._at : self._at + step])
-            self._at += step
-            skipped += step
-        self.offset += skipped
-        return skipped
-
-    def peek(self, size: int) -> bytes:
-        while len(self._buffer) - self._at < size:
-            rest = self._buffer[self._at :]
-            if not self._fill():
-                self._buffer, self._at = rest, 0
-                break
-            self._buffer, self._at = rest + self._buffer, 0
-        return self._buffer[self._at : self._at + size]
-
-    def drain(self) -> None:
-        """Inflate what follows the end marker: a corrupt or cut-off trailer is still an error."""
-        for _ in self._chunks:
-            pass
-
-
-def _scan(
-    reader,
-    label: str,
-    *,
-    keep_json: bool,
-    observe: MemberObserver | None = None,
-    stop: StopWhen | None = None,
-) -> tuple[dict[str, Member], dict[str, bytes]]:
-    """Every member's header (and the kept members' data); with `stop`, only until it says so."""
-    members: dict[str, Member] = {}
-    kept: dict[str, bytes] = {}
-    kept_bytes = 0
-    long_name: str | None = None
-    long_link: str | None = None
-    pax: dict[str, str] = {}
-    pax_global: dict[str, str] = {}
-    while True:
-        at = reader.offset
-        header = reader.read(BLOCK)
-        if not header:
-            raise SourceError(
-                f"{label} is truncated: it ends without the tar end-of-archive marker"
-            )
-        if len(header) < BLOCK:
-            raise SourceError(f"{label} is truncated: it ends inside a tar header")
-        if header == ZERO_BLOCK:
-            reader.drain()
-            return members, kept
-        try:
-            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
-        except tarfile.HeaderError:
-            if at == 0:
-                raise SourceError(f"{label} is not a tar archive") from None
-            raise SourceError(f"{label} is corrupt: no valid tar header at byte {at}") from None
-        if info.type in EXTENSION_TYPES:
-            data = _header_data(reader, info.size, label, at)
-            if info.type == tarfile.GNUTYPE_LONGNAME:
-                long_name = _text(data.split(b"\0", 1)[0])
-            elif info.type == tarfile.GNUTYPE_LONGLINK:
-                long_link = _text(data.split(b"\0", 1)[0])
-            elif info.type == tarfile.XGLTYPE:
-                pax_global.update(_pax_records(data, label, at))
-            else:
-                pax = _pax_records(data, label, at)
-            continue
-        extended = {**pax_global, **pax}
-        size = info.size
-        if "size" in extended:
-            try:
-                size = int(extended["size"])
-            except ValueError:
-                raise SourceError(f"{label} is corrupt: bad pax size at byte {at}") from None
-        kind = _member_kind(info)
-        # Like tarfile: only regular files (and unknown types) carry data, whatever the size says.
-        if kind != "file" and info.type in tarfile.SUPPORTED_TYPES:
-            size = 0
-        padded = size + (-size % BLOCK)
-        name = long_name or extended.get("path") or info.name
-        link = long_link or extended.get("linkpath") or info.linkname
-        long_name = long_link = None
-        pax = {}
-        if info.type == tarfile.GNUTYPE_SPARSE and header[482]:
-            raise SourceError(f"{label}: GNU sparse member {name!r} is not supported")
-        member_name = clean_name(name)
-        offset = reader.offset
-        feed = (
-            observe(member_name, size)
-            if observe is not None and member_name is not None and kind == "file"
-            else None
-        )
-        keep = (
-            keep_json
-            and member_name is not None
-            and kind == "file"
-            and _may_be_json(member_name, size)
-            and reader.peek(min(size, 64)).lstrip()[:1] in (b"{", b"[")
-        )
-        if keep:
-            data = reader.read(size)
-            if len(data) < size:
-                raise SourceError(f"{label} is truncated: it ends inside {name}")
-            kept_bytes += size
-            if kept_bytes > STREAM_KEEP_BUDGET:
-                raise SourceError(
-                    f"{label}: more than {STREAM_KEEP_BUDGET // (1024 * 1024)} MiB of JSON "
-                    "members, too much metadata to hold while streaming"
-                )
-            kept[member_name] = data  # type: ignore[index]
-            if feed is not None:
-                feed(memoryview(data))
-            skipped = size + reader.skip(padded - size)
-        elif feed is not None:
-            skipped = reader.skip(size, feed)
-            if skipped == size:
-                skipped += reader.skip(padded - size)
-        else:
-            skipped = reader.skip(padded)
-        if skipped < padded:
-            raise SourceError(f"{label} is truncated: it ends inside {name}")
-        if member_name is None:
-            continue  # absolute or `..` names: never part of an image archive
-        if kind == "hardlink":
-            link = clean_name(link) or ""
-        members.pop(member_name, None)  # a later member of the same name replaces it
-        if not keep:
-            kept.pop(member_name, None)
-        members[member_name] = Member(
-            member_name, kind, size, link or None, None if keep_json else offset
-        )
-        if len(members) > MAX_MEMBERS:
-            raise SourceError(f"{label} has more than {MAX_MEMBERS} members: not an image archive")
-        if stop is not None and stop(kept):
-            raise _Stopped(members, kept)
-
-
-def _header_data(reader, size: int, label: str, at: int) -> bytes:
-    """The data of a pax or GNU long-name header (it describes the member after it)."""
-    if size > MAX_HEADER_DATA:
-        raise SourceError(f"{label} is corrupt: a {size}-byte extended header at byte {at}")
-    data = reader.read(size)
-    padding = -size % BLOCK
-    if len(data) < size or reader.skip(padding) < padding:
-        raise SourceError(f"{label} is truncated: it ends inside an extended header")
-    return data
-
-
-def _pax_records(data: bytes, label: str, at: int) -> dict[str, str]:
-    """`<length> <key>=<value>\\n` records (POSIX pax extended header)."""
-    records: dict[str, str] = {}
-    position = 0
-    while position < len(data):
-        space = data.find(b" ", position)
-        try:
-            length = int(data[position:space])
-        except ValueError:
-            length = 0
-        if space < 0 or length <= space - position:
-            if not data[position:].strip(b"\0\n"):
-                break
-            raise SourceError(f"{label} is corrupt: bad pax header at byte {at}")
-        key, _, value = data[space + 1 : position + length - 1].partition(b"=")
-        records[_text(key)] = _text(value)
-        position += length
-    return records
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
-
-
-def _member_kind(info: tarfile.TarInfo) -> str:
-    if info.isreg():
-        return "file"
-    if info.isdir():
-        return "dir"
-    if info.issym():
-        return "symlink"
-    if info.islnk():
-        return "hardlink"
-    return "other"
-
-
-def _may_be_json(name: str, size: int) -> bool:
-    return size <= JSON_MEMBER_LIMIT and not name.endswith(LAYER_SUFFIXES)
