@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .history import CURRENT_ERA
-
-if TYPE_CHECKING:
-    from .compare import Comparison
 from .model import Reference, Target
 from .platforms import parse_platform, select_platform
 from .refs import report_label, split_reference
 from .sources import Source, input_path, open_source
+
+if TYPE_CHECKING:
+    from .compare import Comparison
 
 
 def load(
@@ -23,7 +23,7 @@ def load(
     host: str | None = None,
     exact: bool | None = None,
 ) -> Target:
-    """One image or index; `host`/`exact` go with an engine (see sources/engine.py)."""
+    """One image or index; `host`/`exact` go with an engine (see sources/engine/)."""
     source, selector = open_source(spec, config=config, host=host, exact=exact)
     target = source.get(selector)
     if platform:

@@ -6,7 +6,7 @@ pieces of at most OUTPUT_CHUNK bytes, so memory stays bounded whatever the input
 several gzip members or xz/bzip2 streams one after another (pigz, `cat a.gz b.gz`) and zero
 padding after the last one are read as one stream. zstd goes through zstandard's own bounded
 readers and writers. Two forms: pull (`inflate_chunks`, for a tar read front to back) and push
-(`Inflater.feed` / `ZstdPusher`, for a digest computed as bytes go by).
+(`pusher`, for a digest computed as bytes go by).
 """
 
 from __future__ import annotations
@@ -133,6 +133,22 @@ class Inflater:
         return bool(self._current.eof)
 
 
+class InflaterPusher:
+    """An Inflater pushed into: `sink` gets each piece of output as input arrives."""
+
+    def __init__(self, kind: str, sink: Callable[[bytes], None]):
+        self._inflater = Inflater(kind)
+        self._sink = sink
+
+    def push(self, data: bytes | memoryview) -> None:
+        for piece in self._inflater.feed(data):
+            self._sink(piece)
+
+    def finish(self) -> None:
+        if not self._inflater.complete:
+            raise EOFError(f"the {self._inflater.kind} data ends early")
+
+
 class ZstdPusher:
     """zstd frames one after another, pushed in; `sink` gets bounded pieces of output."""
 
@@ -153,6 +169,12 @@ class ZstdPusher:
 
     def finish(self) -> None:
         self._writer.flush()
+
+
+def pusher(kind: str, sink: Callable[[bytes], None]) -> InflaterPusher | ZstdPusher:
+    """The push form for `kind`: push(data) as it comes, finish() at the end (raises on data
+    cut off inside a member)."""
+    return ZstdPusher(sink) if kind == "zstd" else InflaterPusher(kind, sink)
 
 
 def inflate_chunks(kind: str, read: Callable[[int], bytes], label: str) -> Iterator[bytes]:

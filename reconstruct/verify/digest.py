@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from ..blob.compression import LONGEST_MAGIC, Inflater, ZstdPusher, compression_of, describe_error
+from ..blob.compression import LONGEST_MAGIC, compression_of, describe_error, pusher
 from ..blob.files import READ_CHUNK, BlobLocation, read_chunks
 
 # Below this much layer data, worker processes cost more to start than they save.
@@ -74,15 +74,10 @@ class Digester:
 
     def _choose(self, head: bytes) -> None:
         kind = compression_of(head)
-        if kind == "gzip":
+        if kind in ("gzip", "zstd"):
             self.compression = kind
-            inflater = Inflater(kind)
-            self._push = lambda data: [self._unpacked_piece(p) for p in inflater.feed(data)]
-            self._finish = lambda: None if inflater.complete else _ends_early(kind)
-        elif kind == "zstd":
-            self.compression = kind
-            pusher = ZstdPusher(self._unpacked_piece)
-            self._push, self._finish = pusher.push, pusher.finish
+            inflating = pusher(kind, self._unpacked_piece)
+            self._push, self._finish = inflating.push, inflating.finish
         else:  # a layer is gzip, zstd or a plain tar; anything else is hashed as it is
             self._push = self._unpacked_piece
 
@@ -110,10 +105,6 @@ class Digester:
 
 def _describe(compression: str | None, error: Exception) -> str:
     return f"not valid {compression} data ({describe_error(error)})"
-
-
-def _ends_early(kind: str) -> None:
-    raise EOFError(f"the {kind} data ends early")
 
 
 # --- reading blobs from files, in parallel ------------------------------------------------------
