@@ -179,6 +179,7 @@ class _Headers:
 
     def __init__(self, reader, label: str):
         self.reader, self.label = reader, label
+        self._sparse = False  # the last header block's GNU "is extended" flag
         self.pax_global: dict[str, str] = {}
 
     def next(self) -> _Entry | None:

@@ -119,9 +119,7 @@ def plan(
     for member in specs:
         try:
             source, selector = open_source(member, **({"host": host} if host else {}))
-            references = source.references()
-            if selector:
-                references = [source.select(selector)]
+            references = source.selected(selector)
         except (SourceError, LookupError, ValueError, OSError) as error:
             if len(specs) == 1:
                 raise  # the one source given cannot be read: bad input

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..blob.digests import BLOB_MEMBER
 from ..blob.tar import MemberObserver, TarBlobStore, TarIndex
 from ..model import Image, Reference, Target
 from ..refs import display_name, report_label, split_reference
@@ -49,7 +50,6 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 GZIP_SUFFIXES = (".tar.gz", ".tgz")
 HEX_NAME = re.compile(r"^(?:.*/)?([0-9a-f]{64})(\.tar|\.tar\.gz|\.tgz)?$")
-BLOB_NAME = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")
 # The OCI manifest that names a manifest.json config is searched among blobs up to this size.
 MANIFEST_SEARCH_LIMIT = 256 * 1024
 MAX_INDEX_DEPTH = 8
@@ -212,7 +212,7 @@ class DockerArchiveSource(Source):
         if gzipped:
             descriptor = {"mediaType": DOCKER_LAYER_GZIP, "size": member.size, "digest": named}
             return descriptor, None, None
-        if BLOB_NAME.match(path) and named != diff_id:
+        if BLOB_MEMBER.match(path) and named != diff_id:
             # A blob of a Docker ≥ 25 save that is not the uncompressed tar: compressed in a way
             # only its (absent) OCI manifest would tell.
             return {"size": member.size, "digest": named}, None, None
@@ -240,7 +240,7 @@ class DockerArchiveSource(Source):
         if self.index is None:
             return None
         for member in self.tar.files("blobs/"):
-            match = BLOB_NAME.match(member.name)
+            match = BLOB_MEMBER.match(member.name)
             if not match or member.size > MANIFEST_SEARCH_LIMIT:
                 continue
             try:
@@ -369,7 +369,7 @@ def _tag_from_repositories(
 
 def _digest_in_name(path: str) -> str | None:
     """`blobs/sha256/<hex>`, `<hex>.tar` or `<hex>.tar.gz`: writers name those by digest."""
-    blob = BLOB_NAME.match(path)
+    blob = BLOB_MEMBER.match(path)
     if blob:
         return f"{blob.group(1)}:{blob.group(2)}"
     named = HEX_NAME.match(path)

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..blob.digests import check_digest
+from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..model import Image, Layer, Reference, Target
 from ..refs import report_label, repositories_key, split_reference
@@ -48,7 +47,6 @@ from .partial import (
 from .view import BlobView, UnpackedImage, UnpackedLayer
 
 MAX_SMALL_FILE = 64 * 1024
-DIGEST_LIKE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -112,12 +110,12 @@ class Driver:
             return []
         except OSError as error:
             raise SourceError(f"docker-root: cannot read {folder}: {error.strerror}") from None
-        return [f"sha256:{name}" for name in names if _valid(f"sha256:{name}")]
+        return [f"sha256:{name}" for name in names if valid_digest(f"sha256:{name}")]
 
     def parent(self, image_id: str) -> str | None:
         _, hexpart = check_digest(image_id)
         text = _small_text(self.path / "imagedb" / "metadata" / "sha256" / hexpart / "parent")
-        return text if text and _valid(text) else None
+        return text if text and valid_digest(text) else None
 
     def layer_dir(self, chain_id: str) -> Path:
         _, hexpart = check_digest(chain_id)
@@ -140,7 +138,7 @@ class Driver:
             for item in value
             if isinstance(item, dict)
             and isinstance(item.get("Digest"), str)
-            and _valid(item["Digest"])
+            and valid_digest(item["Digest"])
         ]
 
 
@@ -217,7 +215,7 @@ class DockerRootSource(Source):
         found = [
             (driver, driver.config_path(image_id))
             for driver in self.drivers
-            if _valid(image_id) and driver.config_path(image_id).is_file()
+            if valid_digest(image_id) and driver.config_path(image_id).is_file()
         ]
         if not found:
             return UnpackedImage(label, image_id, None, None)
@@ -229,7 +227,7 @@ class DockerRootSource(Source):
         image = UnpackedImage(label, image_id, data, None)
         diff_ids = diff_ids_of(json_object(data))
         for diff_id, chain in zip(diff_ids, chain_ids(diff_ids), strict=True):
-            folder = driver.layer_dir(chain) if _valid(chain) else None
+            folder = driver.layer_dir(chain) if valid_digest(chain) else None
             if folder is None or not folder.is_dir():
                 image.layers.append(UnpackedLayer(diff_id, False, None))
                 continue
@@ -279,10 +277,10 @@ class DockerRootSource(Source):
         if not matches:
             image_id = selector if selector.startswith("sha256:") else f"sha256:{selector}"
             for driver in drivers:  # an intermediate image (a parent), which is not listed
-                if _valid(image_id) and driver.config_path(image_id).is_file():
+                if valid_digest(image_id) and driver.config_path(image_id).is_file():
                     return Reference(digest=image_id, selector=image_id), driver
             self.select(selector)  # raises "no image … here"
-        if DIGEST_LIKE.match(selector):
+        if is_digest_prefix(selector):
             keys = {ref.digest for ref, _ in matches}
         else:  # a tag alone (or a short name) must name one image
             keys = {(ref.name, ref.tag, ref.digest) for ref, _ in matches}
@@ -321,7 +319,7 @@ class DockerRootSource(Source):
         wanted = repositories_key(name) if name else None
         missing = []
         for layer, chain_id in zip(image.layers, chain_ids(image.diff_ids), strict=False):
-            if not _valid(chain_id) or not layer.diff_id or not _valid(layer.diff_id):
+            if not valid_digest(chain_id) or not layer.diff_id or not valid_digest(layer.diff_id):
                 continue
             folder = driver.layer_dir(chain_id)
             if not folder.is_dir():
@@ -355,7 +353,7 @@ class DockerRootSource(Source):
         except SourceError as error:  # the config is still exact: say so and go on
             image.warnings.append(f"{error}; the foreign layer's descriptor is unknown")
             return False
-        if not descriptor.digest or not _valid(descriptor.digest):
+        if not descriptor.digest or not valid_digest(descriptor.digest):
             image.warnings.append(f"{path} holds no valid digest")
             return False
         layer.digest = descriptor.digest
@@ -408,17 +406,9 @@ def _read_repositories(folder: Path) -> dict[str, dict[str, str]]:
         found[name] = {
             key: value
             for key, value in entries.items()
-            if isinstance(key, str) and isinstance(value, str) and _valid(value)
+            if isinstance(key, str) and isinstance(value, str) and valid_digest(value)
         }
     return found
-
-
-def _valid(digest: str) -> bool:
-    try:
-        check_digest(digest)
-    except SourceError:
-        return False
-    return True
 
 
 def _read_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes | None:

@@ -19,10 +19,9 @@ names and no index in the same repository lists), by digest.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-from ..blob.digests import check_digest, valid_digest
+from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import read_text_file
 from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
@@ -32,7 +31,6 @@ from .view import BlobView, digest_roots
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"
 MAX_LINK_BYTES = 1024
-DIGEST_LIKE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
 # Where the v2 folder may sit below the path the user gave (the storage root is the usual one).
 V2_CANDIDATES = ("docker/registry/v2", "registry/v2", "v2", ".")
 
@@ -187,7 +185,7 @@ class RegistryDirSource(Source):
                 f"({', '.join(str(ref.tag or ref.digest) for ref in matches[:8])}); "
                 "add :TAG to choose one"
             )
-        if DIGEST_LIKE.match(selector):
+        if is_digest_prefix(selector):
             ambiguous = len({ref.digest for ref in matches}) > 1
         else:  # a tag alone (or `short:tag`) must name one repository's image
             ambiguous = len({(ref.name, ref.tag) for ref in matches}) > 1

@@ -6,11 +6,10 @@ Also the check builders the plan (plan.py) uses for every shape of storage.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..blob.digests import check_digest, valid_digest
+from ..blob.digests import check_digest, digest_of, valid_digest
 from ..blob.files import BlobLocation, file_size
 from ..blob.stores import BlobStore
 from ..blob.tar import TarIndex
@@ -311,7 +310,7 @@ def metadata_check(
 ) -> Check:
     """A metadata blob against the digest and size its descriptor (or name) states."""
     algorithm, _ = check_digest(digest)
-    actual = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+    actual = digest_of(data, algorithm)
     problems = []
     if actual != digest:
         problems.append(f"the blob hashes to {actual}")

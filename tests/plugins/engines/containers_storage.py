@@ -23,8 +23,8 @@ from tests.plugins.engines.images import (
 )
 from tests.plugins.engines.namespaces import Namespaces
 from tests.plugins.engines.processes import Daemon, EngineError, run, unix_http_get
-from tests.plugins.engines.records import Artifact, ImageTruth, _index_files
-from tests.plugins.engines.session import _base_env, require_engines
+from tests.plugins.engines.records import Artifact, ImageTruth, index_files
+from tests.plugins.engines.session import base_env, require_engines
 from tests.support.needs import unavailable
 
 
@@ -53,7 +53,7 @@ class ContainersStorage:
             d.mkdir(parents=True)
         self._ns = namespaces
         self._write_configs()
-        self.env = _base_env() | {
+        self.env = base_env() | {
             "CONTAINERS_STORAGE_CONF": str(self.conf / "storage.conf"),
             "CONTAINERS_REGISTRIES_CONF": str(self.conf / "registries.conf"),
             "CONTAINERS_CONF": str(self.conf / "containers.conf"),
@@ -144,7 +144,7 @@ class ContainersStorage:
             ref=ref,
             manifest_raw=self.skopeo("inspect", "--raw", ref).stdout,
             config_raw=self.skopeo("inspect", "--config", "--raw", ref).stdout,
-            files=_index_files(path) if path.exists() else {},
+            files=index_files(path) if path.exists() else {},
         )
 
     def truth(self, ref: str) -> ImageTruth:
@@ -321,7 +321,7 @@ class PodmanService:
         self.url = f"unix://{self.socket}"
         self.log = self.dir / "service.log"
         self.images = images
-        self.env = _base_env() | {
+        self.env = base_env() | {
             "DOCKER_HOST": self.url,
             "DOCKER_CONFIG": str(self.dir / "cli"),
             "DOCKER_API_VERSION": DOCKER_API_VERSION,

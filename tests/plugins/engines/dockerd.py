@@ -26,7 +26,7 @@ from tests.plugins.engines.processes import (
     unix_http_get,
 )
 from tests.plugins.engines.records import ImageTruth
-from tests.plugins.engines.session import _base_env, _cgroup_name, require_engines
+from tests.plugins.engines.session import base_env, cgroup_name, require_engines
 from tests.support.needs import unavailable
 
 # /usr/local/bin/docker on these machines is a 28.x client; the docker.io one
@@ -87,13 +87,13 @@ class Dockerd:
         self.containerd_socket = self.dir / "containerd" / "containerd.sock"
         self.images: dict[str, ImageTruth] = {}
         self.context: BuildContext | None = None
-        self.cgroup_parent = _cgroup_name(tmp)
+        self.cgroup_parent = cgroup_name(tmp)
         self._ns = namespaces
         self._daemon: Daemon | None = None
         self.dir.mkdir()
         cli = DOCKER_CLI if Path(DOCKER_CLI).exists() else shutil.which("docker") or DOCKER_CLI
         self.cli = cli
-        self.env = _base_env() | {
+        self.env = base_env() | {
             "DOCKER_HOST": self.host,
             "DOCKER_CONFIG": str(self.dir / "cli-config"),
             "DOCKER_BUILDKIT": "0",
@@ -170,7 +170,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             return
         self.socket.unlink(missing_ok=True)
         self._daemon = Daemon(
-            "dockerd", self._command(), self.log, _base_env(), (self.containerd_log,)
+            "dockerd", self._command(), self.log, base_env(), (self.containerd_log,)
         )
         self._daemon.start()
         self._daemon.wait_ready(self._ping)

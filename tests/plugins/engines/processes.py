@@ -216,17 +216,14 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 def unix_http_get(socket_path: Path | str, path: str, timeout: float = 30) -> tuple[int, bytes]:
     """GET ``path`` from an HTTP server on a unix socket; (status, body)."""
-    conn = _UnixHTTPConnection(str(socket_path), timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    return _get(_UnixHTTPConnection(str(socket_path), timeout), path)
 
 
 def tcp_http_get(host: str, path: str, timeout: float = 5) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(host, timeout=timeout)
+    return _get(http.client.HTTPConnection(host, timeout=timeout), path)
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
     try:
         conn.request("GET", path)
         resp = conn.getresponse()

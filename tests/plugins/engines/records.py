@@ -42,8 +42,23 @@ class ImageTruth:
         return json.loads(self.manifest_raw) if self.manifest_raw else None
 
 
+class RawDocuments:
+    """`manifest` and `config` decoded from the exact bytes a record keeps of them."""
+
+    manifest_raw: bytes
+    config_raw: bytes
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_raw)
+
+    @property
+    def config(self) -> dict:
+        return json.loads(self.config_raw)
+
+
 @dataclass
-class Artifact:
+class Artifact(RawDocuments):
     """An image written to a file or directory by a real tool.
 
     ``path``          the file or directory
@@ -65,19 +80,11 @@ class Artifact:
     config_raw: bytes
     files: dict[str, bytes] = field(default_factory=dict)
 
-    @property
-    def manifest(self) -> dict:
-        return json.loads(self.manifest_raw)
-
-    @property
-    def config(self) -> dict:
-        return json.loads(self.config_raw)
-
 
 _INDEX_FILES = ("manifest.json", "repositories", "index.json", "oci-layout", "version")
 
 
-def _index_files(path: Path) -> dict[str, bytes]:
+def index_files(path: Path) -> dict[str, bytes]:
     if path.is_dir():
         return {n: (path / n).read_bytes() for n in _INDEX_FILES if (path / n).is_file()}
     with tarfile.open(path) as tar:

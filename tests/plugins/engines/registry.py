@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -15,11 +14,12 @@ from tests.plugins.engines.containers_storage import BuildahImages, ContainersSt
 from tests.plugins.engines.dockerd import DockerSaves
 from tests.plugins.engines.images import BUILDAH_DEFAULT
 from tests.plugins.engines.processes import Daemon, tcp_http_get
-from tests.plugins.engines.session import _base_env, require_engines
+from tests.plugins.engines.records import RawDocuments
+from tests.plugins.engines.session import base_env, require_engines
 
 
 @dataclass
-class Pushed:
+class Pushed(RawDocuments):
     """One tag pushed to the registry.
 
     ``digest``        manifest digest, as in ``_manifests/tags/<tag>/current/link``
@@ -34,14 +34,6 @@ class Pushed:
     manifest_raw: bytes
     config_raw: bytes
     source: str
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads(self.manifest_raw)
-
-    @property
-    def config(self) -> dict:
-        return json.loads(self.config_raw)
 
 
 class Registry:
@@ -101,7 +93,7 @@ http:
                 "docker-registry",
                 ["docker-registry", "serve", str(self.config)],
                 self.log,
-                _base_env(),
+                base_env(),
             )
             self.daemon.start()
             time.sleep(0.3)

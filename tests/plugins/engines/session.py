@@ -85,7 +85,7 @@ def engines_tmp(pytestconfig: pytest.Config) -> Iterator[Path]:
 def _stop_everything(root: Path) -> None:
     _kill_strays(str(root))
     _unmount_under(root)
-    _remove_cgroups(_cgroup_name(root))
+    _remove_cgroups(cgroup_name(root))
 
 
 def _cleanup(root: Path) -> None:
@@ -104,11 +104,11 @@ def _sweep_stale(base: Path) -> None:
             continue  # not ours, or another session still alive
 
 
-def _cgroup_name(root: Path) -> str:
+def cgroup_name(root: Path) -> str:
     return root.name  # dockerd --cgroup-parent, unique per session
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
     """A clean environment: sbin on PATH (runc, containerd), and a private HOME so
     no per-user config (~/.docker, ~/.config/containers) is read or written."""
     keep = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TERM") if k in os.environ}
