@@ -96,3 +96,63 @@ def short_digest(digest: str | None, length: int = 12) -> str:
     if not digest:
         return ""
     return digest.split(":", 1)[-1][:length]
+
+
+# --- terminal safety ---------------------------------------------------------------------------
+# Images are untrusted: what a terminal acts on (C0 controls but tab and newline, CR included;
+# DEL; the C1 controls U+0080-U+009F, CSI U+009B among them) and the Unicode bidi controls that
+# reorder what is shown (ALM, LRM/RLM, embeddings and overrides U+202A-U+202E, isolates
+# U+2066-U+2069) never reach it raw. Text with none of them (every ordinary document) is only
+# scanned, in C, and returned as it is: byte for byte the same output.
+_UNSAFE_CLASS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_UNSAFE = re.compile(_UNSAFE_CLASS)
+_UNSAFE_RUN = re.compile(_UNSAFE_CLASS + "+")
+_UNSAFE_CODES = [
+    *range(0x00, 0x09),
+    *range(0x0B, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
+_TEXT_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _UNSAFE_CODES}
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _UNSAFE_CODES}
+# The printable ASCII bytes, tab and newline: what bytes.translate deletes to find the rest.
+_SAFE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n"
+_FEW_RUNS = 1000
+
+
+def is_terminal_safe(text: str) -> bool:
+    """True when `text` holds no terminal or bidi control (nothing terminal_safe would change)."""
+    if text.isascii():  # the common case (isascii is a flag): only C0 and DEL to look for
+        return not text.encode("ascii").translate(None, _SAFE_ASCII)
+    return _UNSAFE.search(text) is None
+
+
+def _escaped(text: str, table: dict[int, str]) -> str:
+    if is_terminal_safe(text):
+        return text
+    if text.isascii():
+        return text.translate(table)  # str.translate has an ASCII fast path
+    # A few runs in a long text: a regex finds them faster than translate walks every
+    # character; many (a hostile field of nothing else): translate, linear and without a call
+    # per run.
+    done, runs = _UNSAFE_RUN.subn(lambda run: run.group().translate(table), text, _FEW_RUNS)
+    return done if runs < _FEW_RUNS else text.translate(table)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every terminal and bidi control spelled out in hex, `\\xHH` below U+0100
+    and `\\uHHHH` above (`\\x1b`, `\\x0d`, `\\x9b`, `\\u202e`); tab and newline are kept.
+    Text holding none is returned unchanged."""
+    return _escaped(text, _TEXT_ESCAPES)
+
+
+def json_safe(json_text: str) -> str:
+    """JSON text with what json.dumps(ensure_ascii=False) leaves raw (DEL, C1 and bidi
+    controls; C0 too, were any there) written as `\\uXXXX` escapes: the same JSON value, which
+    decodes to the exact original strings, with nothing a terminal acts on. json.dumps puts such
+    characters only inside strings, where the escape means the same character."""
+    return _escaped(json_text, _JSON_ESCAPES)

@@ -18,8 +18,9 @@ PACKAGES="docker.io docker-cli buildah podman skopeo docker-registry busybox-sta
 # buildah). Recommends are not wanted: fuse-overlayfs and slirp4netns (we use vfs
 # and no network), apparmor, needrestart.
 # The tests also call: GNU time (peak memory of hostile inputs), the compressors,
-# unshare/setpriv/mount (util-linux, mount), sha256sum and diff (essential anyway).
-TOOLS="time zstd xz-utils gzip util-linux mount"
+# unshare/setpriv/mount (util-linux, mount), strace (no file outside an input is opened),
+# sha256sum and diff (essential anyway).
+TOOLS="time strace zstd xz-utils gzip util-linux mount"
 # Packages that exist only in some releases; absent ones are not an error.
 OPTIONAL="docker-cli"
 LOG="${ENGINES_INSTALL_LOG:-/tmp/install-engines.log}"

@@ -8,54 +8,66 @@ which worker processes reopen to hash layers in parallel.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SourceError
+from .contained import InputFolder, InputPath, open_named, read_descriptor
 
 # Metadata blobs (configs, manifests, indexes) are small; refuse to load anything larger.
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
 
-def read_small_file(path: Path, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
-    """A metadata file's bytes; a one-line SourceError when absent, unreadable or too large."""
+def read_small_file(path: Path | InputPath, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """A metadata file's bytes; a one-line SourceError when absent, unreadable, not a regular
+    file, leading outside its input folder, or too large. A plain Path is a file the user
+    named; anything below an input folder is an InputPath, resolved inside it."""
+    if isinstance(path, InputPath):
+        return path.read_bytes(what, limit)
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise SourceError(f"{what} {path} is {size} bytes: too large to be metadata")
-        return path.read_bytes()
+        fd = open_named(path)
     except OSError as error:
         raise SourceError(f"cannot read {what} {path}: {error.strerror}") from None
+    return read_descriptor(fd, what, str(path), limit)
 
 
-def read_optional_file(path: Path, what: str, limit: int = MAX_METADATA_BYTES) -> bytes | None:
+def read_optional_file(
+    path: Path | InputPath, what: str, limit: int = MAX_METADATA_BYTES
+) -> bytes | None:
     """As `read_small_file`, but None when there is no such file."""
-    try:
-        return read_small_file(path, what, limit)
-    except SourceError:
-        if not (path.exists() or path.is_symlink()):
-            return None
-        raise
+    if isinstance(path, InputPath):
+        return None if path.kind() is None else path.read_bytes(what, limit)
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return read_small_file(path, what, limit)
 
 
-def read_text_file(path: Path, limit: int) -> str | None:
+def read_text_file(path: InputPath, limit: int) -> str | None:
     """A small ASCII/UTF-8 record (a registry `link`, a layerdb `diff`), stripped; None when
-    absent, unreadable, too large or not text."""
+    absent, unreadable, not a regular file, too large or not text."""
     try:
-        if path.stat().st_size > limit:
-            return None
-        return path.read_bytes().decode().strip()
-    except (OSError, UnicodeDecodeError):
+        return path.read_bytes("record", limit).decode().strip()
+    except (SourceError, UnicodeDecodeError):
         return None
 
 
 def read_head(path: Path, size: int) -> bytes:
-    """The first `size` bytes of a file (to tell what it is); OSError as raised."""
-    with path.open("rb") as handle:
-        return handle.read(size)
+    """The first `size` bytes of a file the user named (to tell what it is); OSError as
+    raised. Opened non-blocking: a FIFO gives what is there, or nothing, never a hang."""
+    try:
+        fd = open_named(path)
+    except OSError as error:
+        if error.errno == errno.EINVAL:
+            return b""  # a FIFO, socket or device: nothing to tell it by
+        raise
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -65,17 +77,24 @@ class BlobLocation:
     path: str
     offset: int = 0
     length: int | None = None
+    root: str | None = None  # an input folder `path` is below (then relative to it)
 
     @property
     def key(self) -> str:
         """One key per distinct blob, so a blob named twice is read once."""
-        return f"{self.path}\0{self.offset}\0{self.length}"
+        return f"{self.root}\0{self.path}\0{self.offset}\0{self.length}"
+
+    def open(self) -> int:
+        """A descriptor of the file (inside its input folder, a regular file only)."""
+        if self.root is not None:
+            return (InputFolder(self.root) / self.path).open_file()
+        return open_named(self.path)
 
 
 def read_chunks(location: BlobLocation, chunk: int = READ_CHUNK) -> Iterator[bytes]:
     """The blob's bytes, `chunk` at a time; fewer than `length` when the file is cut short."""
     remaining = location.length
-    with open(location.path, "rb", buffering=0) as handle:
+    with open(location.open(), "rb", buffering=0) as handle:
         if location.offset:
             handle.seek(location.offset)
         while remaining is None or remaining > 0:
@@ -92,6 +111,8 @@ def file_size(location: BlobLocation) -> int | None:
     if location.length is not None:
         return location.length
     try:
+        if location.root is not None:
+            return (InputFolder(location.root) / location.path).stat().st_size
         return os.stat(location.path).st_size
     except OSError:
         return None

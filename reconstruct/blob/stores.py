@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..errors import SourceError
+from .contained import InputPath
 from .digests import check_digest
 from .files import MAX_METADATA_BYTES, BlobLocation, read_small_file
 
@@ -33,49 +32,53 @@ class BlobStore(ABC):
         memory, streamed past, or absent)."""
         return None
 
+    def problem(self, digest: str) -> str | None:
+        """Why a blob that is there by name cannot be read (a FIFO, a device, a symlink out of
+        the input); None when it can, or when it is simply absent."""
+        return None
+
     def member_name(self, digest: str) -> str | None:
         """The archive member holding `digest`, for a store inside an archive; None otherwise."""
         return None
 
 
 class DirectoryBlobStore(BlobStore):
-    """Blobs as files: `blobs/<alg>/<hex>` (OCI layout) or files named by digest in one folder."""
+    """Blobs as files: `blobs/<alg>/<hex>` (OCI layout) or files named by digest in one folder,
+    every one resolved inside the input folder (blob/contained.py)."""
 
     def __init__(
-        self, root: Path, patterns: tuple[str, ...] = ("{alg}/{hex}",), keep_mtime: bool = False
+        self,
+        root: InputPath,
+        patterns: tuple[str, ...] = ("{alg}/{hex}",),
+        keep_mtime: bool = False,
     ):
         self.root = root
         self.patterns = patterns
         self.keep_mtime = keep_mtime  # a registry's blob mtimes are its Last-Modified
-        self._real_root: str | None = None
 
-    def path(self, digest: str) -> Path | None:
-        """The first existing file for `digest` among the patterns, inside the store."""
+    def _candidates(self, digest: str) -> list[InputPath]:
         try:
             alg, hexpart = check_digest(digest)
         except SourceError:
-            return None
-        for pattern in self.patterns:
-            relative = pattern.format(alg=alg, hex=hexpart, short=hexpart[:2])
-            path = self.root / relative
-            if path.is_file() and self._inside(path, relative):
+            return []
+        return [
+            self.root / pattern.format(alg=alg, hex=hexpart, short=hexpart[:2])
+            for pattern in self.patterns
+        ]
+
+    def path(self, digest: str) -> InputPath | None:
+        """The first regular file for `digest` among the patterns, inside the store."""
+        for path in self._candidates(digest):
+            if path.is_file():
                 return path
         return None
 
-    def _inside(self, path: Path, relative: str) -> bool:
-        """No symlink below the root (a few lstat calls), else where the symlinks lead."""
-        folder = str(self.root)
-        for part in relative.split("/"):
-            folder = os.path.join(folder, part)
-            if os.path.islink(folder):
-                if self._real_root is None:
-                    self._real_root = os.path.realpath(self.root)
-                real = os.path.realpath(path)
-                try:
-                    return os.path.commonpath([real, self._real_root]) == self._real_root
-                except ValueError:
-                    return False
-        return True
+    def problem(self, digest: str) -> str | None:
+        for path in self._candidates(digest):
+            reason = path.problem()
+            if reason is not None:
+                return f"{path.key}: {reason}"
+        return None
 
     def stat(self, digest: str) -> BlobInfo | None:
         path = self.path(digest)
@@ -90,11 +93,18 @@ class DirectoryBlobStore(BlobStore):
 
     def read(self, digest: str) -> bytes | None:
         path = self.path(digest)
-        return None if path is None else read_small_file(path, f"blob {digest}")
+        if path is None:
+            reason = self.problem(digest)
+            if reason is not None:
+                raise SourceError(f"cannot read blob {digest}: {reason}")
+            return None
+        return read_small_file(path, f"blob {digest}")
 
     def locate(self, digest: str) -> BlobLocation | None:
         path = self.path(digest)
-        return BlobLocation(str(path)) if path is not None else None
+        if path is None:
+            return None
+        return BlobLocation(path.key, root=str(path.folder.path))
 
 
 class MemoryBlobStore(BlobStore):

@@ -7,6 +7,8 @@ tar.py builds the index of an archive on top of it; nothing here opens a file.
 from __future__ import annotations
 
 import os
+import re
+import struct
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,25 +21,76 @@ ZERO_BLOCK = bytes(BLOCK)
 # stream never buffers a layer that happens to be small.
 JSON_MEMBER_LIMIT = 4 * 1024 * 1024
 STREAM_KEEP_BUDGET = 32 * 1024 * 1024  # all JSON members kept from one stream, together
-MAX_MEMBERS = 200_000  # an image archive has a handful per layer; this bounds the index's memory
-MAX_HEADER_DATA = 1024 * 1024  # pax and GNU long-name records
+# Bounds on what an archive makes us do, whatever its headers claim. An image archive has a
+# handful of members per layer, names of under a hundred bytes and no extended headers but long
+# names; these leave room for any real one and stop a small input that would cost much more.
+MAX_MEMBERS = 200_000  # member headers, every one counted (repeats and skipped names too)
+MAX_NAME = 4096  # a name or link target longer than PATH_MAX names no file: the member is skipped
+MAX_NAME_BYTES = 64 * 1024 * 1024  # names and link targets kept in the index, together
+MAX_HEADER_DATA = 1024 * 1024  # one pax header's records
+MAX_LONG_NAME = 64 * 1024  # one GNU long name or long link
+MAX_PAX_RECORDS = 1024  # records in one pax header (a real one has a few)
+MAX_EXTENDED = MAX_MEMBERS  # extended headers (pax, GNU long names, sparse maps), together
+MAX_EXTENDED_DATA = 64 * 1024 * 1024  # their data, together
+MAX_CHAIN = 16  # extended headers before one member
+# What follows the end-of-archive marker in a stream is read (and inflated: a cut-off or
+# corrupt trailer is still an error) up to this much in and out; beyond, reading stops.
+TRAILER_LIMIT = 1024 * 1024
 MAX_LINK_HOPS = 16
 # Names of members that are layers whatever they contain: never kept while streaming.
 LAYER_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2")
 
-EXTENSION_TYPES = (
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
+EXTENSION_TYPES = frozenset(
+    (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    )
 )
+KINDS = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.FIFOTYPE: "fifo",
+    tarfile.CHRTYPE: "chardev",
+    tarfile.BLKTYPE: "blockdev",
+    tarfile.GNUTYPE_SPARSE: "sparse",
+}
+# What a member that is no regular file is, in words (TarIndex.problem).
+KIND_WORDS = {
+    "dir": "a directory",
+    "symlink": "a symbolic link",
+    "hardlink": "a hard link",
+    "fifo": "a FIFO",
+    "chardev": "a character device",
+    "blockdev": "a block device",
+    "sparse": "a sparse file (its data is not read)",
+    "other": "a member of an unknown type",
+}
+# Member types whose data follows the header (like tarfile: regular files and unknown types).
+_NO_DATA = frozenset(tarfile.SUPPORTED_TYPES) - frozenset(tarfile.REGULAR_TYPES)
+# The pax records that matter here; every other one is parsed past and dropped.
+_PAX_KEPT = frozenset((b"path", b"linkpath", b"size", b"GNU.sparse.name"))
+_SPARSE = "GNU.sparse"  # set in a pax header's records when any GNU.sparse.* record is there
+_HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s12x")
+_DIGITS = re.compile(rb"[0-9]{1,20}")
+_OCTAL = re.compile(rb" *([0-7]*) *")
 
 
-@dataclass(frozen=True)
+class TrailerTooLong(Exception):
+    """Raised by a stream's reader when more than TRAILER_LIMIT follows the end marker."""
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     name: str  # normalised archive path
-    kind: str  # "file", "dir", "symlink", "hardlink" or "other"
+    # "file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev", "sparse" or "other"
+    kind: str
     size: int
     link: str | None = None  # a symlink's target as written, or a hard link's archive path
     offset: int | None = None  # where the data starts, for a seekable plain file
@@ -103,10 +156,15 @@ class FileReader:
 
 
 class ChunkReader:
-    """A stream of chunks read front to back; skipping drops data without copying it."""
+    """A stream of chunks read front to back; skipping drops data without copying it.
 
-    def __init__(self, chunks: Iterator[bytes]):
+    `at_end` is called when the end-of-archive marker has been read: the stream's reader then
+    allows TRAILER_LIMIT more bytes of input, and raises TrailerTooLong past them.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], at_end: Callable[[], None] | None = None):
         self._chunks = chunks
+        self._at_end = at_end
         self._buffer = b""
         self._at = 0
         self.offset = 0
@@ -157,16 +215,39 @@ class ChunkReader:
         return self._buffer[self._at : self._at + size]
 
     def drain(self) -> None:
-        """Inflate what follows the end marker: a corrupt or cut-off trailer is still an error."""
-        for _ in self._chunks:
+        """Inflate what follows the end marker, so that a corrupt or cut-off trailer is still an
+        error; but only TRAILER_LIMIT of it, in and out: `cat x.tar /dev/zero |` ends here."""
+        if self._at_end is not None:
+            self._at_end()
+        seen = len(self._buffer) - self._at
+        try:
+            for chunk in self._chunks:
+                seen += len(chunk)
+                if seen > TRAILER_LIMIT:
+                    break
+        except TrailerTooLong:
             pass
+        finally:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
 
 
-@dataclass
+@dataclass(slots=True)
+class _Head:
+    """One header block's fields."""
+
+    name: str
+    size: int
+    type: bytes
+    link: str
+    extended: bool  # GNU sparse: more of the map follows in extension blocks
+
+
+@dataclass(slots=True)
 class _Entry:
     """One member's header, its extended headers applied."""
 
-    info: tarfile.TarInfo
     name: str
     link: str
     kind: str
@@ -175,52 +256,101 @@ class _Entry:
 
 
 class _Headers:
-    """Reads header blocks, folding GNU long names and pax records into the entry they describe."""
+    """Reads header blocks, folding GNU long names and pax records into the entry they describe;
+    counts every header against the bounds above."""
 
     def __init__(self, reader, label: str):
         self.reader, self.label = reader, label
-        self._sparse = False  # the last header block's GNU "is extended" flag
-        self.pax_global: dict[str, str] = {}
+        self.pax_global: dict[str, str] = {}  # only the records that matter (_PAX_KEPT)
+        self.members = 0
+        self.extended = 0
+        self.extended_data = 0
 
     def next(self) -> _Entry | None:
         """The next member's header; None at the end-of-archive marker."""
         long_name: str | None = None
         long_link: str | None = None
         pax: dict[str, str] = {}
+        chain = 0
         while True:
             at = self.reader.offset
-            info = self._block(at)
-            if info is None:
+            head = self._block(at)
+            if head is None:
                 return None
-            if info.type not in EXTENSION_TYPES:
+            if head.type not in EXTENSION_TYPES:
                 break
-            data = _header_data(self.reader, info.size, self.label, at)
-            if info.type == tarfile.GNUTYPE_LONGNAME:
-                long_name = _text(data.split(b"\0", 1)[0])
-            elif info.type == tarfile.GNUTYPE_LONGLINK:
-                long_link = _text(data.split(b"\0", 1)[0])
-            elif info.type == tarfile.XGLTYPE:
-                self.pax_global.update(_pax_records(data, self.label, at))
+            chain += 1
+            if chain > MAX_CHAIN:
+                raise SourceError(
+                    f"{self.label} is corrupt: more than {MAX_CHAIN} extended headers in a row "
+                    f"at byte {at}"
+                )
+            self._count_extended(head.size, at)
+            if head.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+                if head.size > MAX_LONG_NAME:
+                    raise SourceError(
+                        f"{self.label} is corrupt: a {head.size}-byte GNU long name at byte {at}"
+                    )
+                data = _header_data(self.reader, head.size, self.label)
+                value = _text(data.split(b"\0", 1)[0])
+                if head.type == tarfile.GNUTYPE_LONGNAME:
+                    long_name = value
+                else:
+                    long_link = value
             else:
-                pax = _pax_records(data, self.label, at)
-        extended = {**self.pax_global, **pax}
-        size = info.size
+                if head.size > MAX_HEADER_DATA:
+                    raise SourceError(
+                        f"{self.label} is corrupt: a {head.size}-byte extended header at byte {at}"
+                    )
+                records = _pax_records(_header_data(self.reader, head.size, self.label), self, at)
+                if head.type == tarfile.XGLTYPE:
+                    self.pax_global.update(records)  # a handful of keys at most: it is bounded
+                else:
+                    pax = records
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise SourceError(
+                f"{self.label} holds more than {MAX_MEMBERS} members: too many for an image archive"
+            )
+        extended = {**self.pax_global, **pax} if self.pax_global else pax
+        size = head.size
         if "size" in extended:
-            try:
-                size = int(extended["size"])
-            except ValueError:
-                raise SourceError(f"{self.label} is corrupt: bad pax size at byte {at}") from None
-        kind = _member_kind(info)
-        # Like tarfile: only regular files (and unknown types) carry data, whatever the size says.
-        if kind != "file" and info.type in tarfile.SUPPORTED_TYPES:
+            if not _DIGITS.fullmatch(extended["size"].encode("utf-8", "surrogateescape")):
+                raise SourceError(f"{self.label} is corrupt: bad pax size at byte {at}")
+            size = int(extended["size"])
+        kind = KINDS.get(head.type, "other")
+        name = long_name or extended.get("path") or head.name
+        if _SPARSE in extended:  # pax sparse formats: the map is in the records or the data
+            kind = "sparse"
+            name = extended.get("GNU.sparse.name") or name
+        if head.type == tarfile.GNUTYPE_SPARSE and head.extended:
+            self._sparse_map(at)
+        if head.type in _NO_DATA:  # like tarfile: only files (and unknown types) carry data
             size = 0
-        name = long_name or extended.get("path") or info.name
-        link = long_link or extended.get("linkpath") or info.linkname
-        if info.type == tarfile.GNUTYPE_SPARSE and self._sparse:
-            raise SourceError(f"{self.label}: GNU sparse member {name!r} is not supported")
-        return _Entry(info, name, link, kind, size, at)
+        link = long_link or extended.get("linkpath") or head.link
+        return _Entry(name, link, kind, size, at)
 
-    def _block(self, at: int) -> tarfile.TarInfo | None:
+    def _count_extended(self, size: int, at: int) -> None:
+        self.extended += 1
+        self.extended_data += size
+        if self.extended > MAX_EXTENDED or self.extended_data > MAX_EXTENDED_DATA:
+            raise SourceError(
+                f"{self.label} holds more than {MAX_EXTENDED} extended headers or "
+                f"{MAX_EXTENDED_DATA // (1024 * 1024)} MiB of them (at byte {at}): too many "
+                "for an image archive"
+            )
+
+    def _sparse_map(self, at: int) -> None:
+        """Pass the extension blocks that go on with an old GNU sparse member's map."""
+        while True:
+            block = self.reader.read(BLOCK)
+            if len(block) < BLOCK:
+                raise SourceError(f"{self.label} is truncated: it ends inside a tar header")
+            self._count_extended(BLOCK, at)
+            if not block[504]:
+                return
+
+    def _block(self, at: int) -> _Head | None:
         header = self.reader.read(BLOCK)
         if not header:
             raise SourceError(
@@ -230,15 +360,57 @@ class _Headers:
             raise SourceError(f"{self.label} is truncated: it ends inside a tar header")
         if header == ZERO_BLOCK:
             return None
-        self._sparse = bool(header[482])  # GNU's "is extended" flag: sparse maps follow
-        try:
-            return tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
-        except tarfile.HeaderError:
+        head = parse_header(header)
+        if head is None:
             if at == 0:
-                raise SourceError(f"{self.label} is not a tar archive") from None
-            raise SourceError(
-                f"{self.label} is corrupt: no valid tar header at byte {at}"
-            ) from None
+                raise SourceError(f"{self.label} is not a tar archive")
+            raise SourceError(f"{self.label} is corrupt: no valid tar header at byte {at}")
+        return head
+
+
+def parse_header(block: bytes) -> _Head | None:
+    """A header block's fields as tarfile.TarInfo.frombuf reads them (name with its ustar
+    prefix, octal or base-256 numbers, the checksum checked); None when it is no valid header.
+    Only what an index needs, at a fraction of frombuf's cost per member."""
+    (name, _, _, _, size_field, _, checksum, kind, link, _, _, _, _, _, _, prefix) = _HEADER.unpack(
+        block
+    )
+    stored = _octal(checksum)
+    if stored is None:
+        return None
+    unsigned = sum(block) - sum(block[148:156]) + 256
+    if stored != unsigned:
+        signed = unsigned - 2 * sum(b for b in block if b > 127)
+        if stored != signed:
+            return None
+    size = _number(size_field)
+    if size is None or size < 0:
+        return None
+    name_text = _text(name.split(b"\0", 1)[0])
+    if kind == tarfile.AREGTYPE and name_text.endswith("/"):
+        kind = tarfile.DIRTYPE  # old V7 tars write directories as files with a trailing slash
+    prefix_text = _text(prefix.split(b"\0", 1)[0])
+    if prefix_text and kind not in tarfile.GNU_TYPES:
+        name_text = prefix_text + "/" + name_text
+    if kind == tarfile.DIRTYPE:
+        name_text = name_text.rstrip("/")
+    extended = kind == tarfile.GNUTYPE_SPARSE and bool(block[482])
+    return _Head(name_text, size, kind, _text(link.split(b"\0", 1)[0]), extended)
+
+
+def _octal(field: bytes) -> int | None:
+    match = _OCTAL.fullmatch(field.split(b"\0", 1)[0])
+    if match is None:
+        return None
+    return int(match.group(1) or b"0", 8)
+
+
+def _number(field: bytes) -> int | None:
+    """tarfile's nti: octal, or GNU base-256 (first byte 0o200 positive, 0o377 negative)."""
+    if field[0] in (0o200, 0o377):
+        value = int.from_bytes(field[1:], "big")
+        return value - 256 ** (len(field) - 1) if field[0] == 0o377 else value
+    return _octal(field)
 
 
 class _Kept:
@@ -273,8 +445,9 @@ def scan(
     members: dict[str, Member] = {}
     kept = _Kept(label)
     headers = _Headers(reader, label)
+    name_bytes = 0
     while (entry := headers.next()) is not None:
-        member_name = clean_name(entry.name)
+        member_name = _indexed_name(entry)
         offset = reader.offset
         is_file = member_name is not None and entry.kind == "file"
         keep = (
@@ -286,22 +459,34 @@ def scan(
         feed = observe(member_name, entry.size) if observe is not None and is_file else None
         data = _pass_data(reader, entry, label, keep, feed)
         if member_name is None:
-            continue  # absolute or `..` names: never part of an image archive
+            continue  # absolute, `..` or overlong names: never part of an image archive
         link = clean_name(entry.link) or "" if entry.kind == "hardlink" else entry.link
-        members.pop(member_name, None)  # a later member of the same name replaces it
+        if members.pop(member_name, None) is None:  # a later member of the same name replaces it
+            name_bytes += len(member_name)
+        name_bytes += len(link)
+        if name_bytes > MAX_NAME_BYTES:
+            raise SourceError(
+                f"{label}: its member names take more than {MAX_NAME_BYTES // (1024 * 1024)} "
+                "MiB: too many for an image archive"
+            )
         if data is not None:
             kept.add(member_name, data)
-        else:
+        elif kept.data:
             kept.data.pop(member_name, None)
         members[member_name] = Member(
             member_name, entry.kind, entry.size, link or None, None if keep_json else offset
         )
-        if len(members) > MAX_MEMBERS:
-            raise SourceError(f"{label} has more than {MAX_MEMBERS} members: not an image archive")
         if stop is not None and stop(kept.data):
             raise Stopped(members, kept.data)
     reader.drain()
     return members, kept.data
+
+
+def _indexed_name(entry: _Entry) -> str | None:
+    """The name a member is indexed under; None for one no image archive can mean."""
+    if len(entry.name) > MAX_NAME or len(entry.link) > MAX_NAME:
+        return None
+    return clean_name(entry.name)
 
 
 def _pass_data(
@@ -315,7 +500,7 @@ def _pass_data(
     if keep:
         data = reader.read(size)
         if len(data) < size:
-            raise SourceError(f"{label} is truncated: it ends inside {entry.name}")
+            raise SourceError(f"{label} is truncated: it ends inside {_shown(entry.name)}")
         if feed is not None:
             feed(memoryview(data))
         skipped = size + reader.skip(padded - size)
@@ -326,14 +511,12 @@ def _pass_data(
     else:
         skipped = reader.skip(padded)
     if skipped < padded:
-        raise SourceError(f"{label} is truncated: it ends inside {entry.name}")
+        raise SourceError(f"{label} is truncated: it ends inside {_shown(entry.name)}")
     return data
 
 
-def _header_data(reader, size: int, label: str, at: int) -> bytes:
+def _header_data(reader, size: int, label: str) -> bytes:
     """The data of a pax or GNU long-name header (it describes the member after it)."""
-    if size > MAX_HEADER_DATA:
-        raise SourceError(f"{label} is corrupt: a {size}-byte extended header at byte {at}")
     data = reader.read(size)
     padding = -size % BLOCK
     if len(data) < size or reader.skip(padding) < padding:
@@ -341,22 +524,32 @@ def _header_data(reader, size: int, label: str, at: int) -> bytes:
     return data
 
 
-def _pax_records(data: bytes, label: str, at: int) -> dict[str, str]:
-    """`<length> <key>=<value>\\n` records (POSIX pax extended header)."""
+def _pax_records(data: bytes, headers: _Headers, at: int) -> dict[str, str]:
+    """The records that matter of a POSIX pax extended header (`<length> <key>=<value>\\n`);
+    at most MAX_PAX_RECORDS of them are parsed."""
     records: dict[str, str] = {}
     position = 0
-    while position < len(data):
-        space = data.find(b" ", position)
-        try:
-            length = int(data[position:space])
-        except ValueError:
-            length = 0
-        if space < 0 or length <= space - position:
+    count = 0
+    end = len(data)
+    while position < end:
+        space = data.find(b" ", position, position + 21)
+        length = int(data[position:space]) if _DIGITS.fullmatch(data, position, space) else 0
+        if space < 0 or length <= space - position or position + length > end:
             if not data[position:].strip(b"\0\n"):
                 break
-            raise SourceError(f"{label} is corrupt: bad pax header at byte {at}")
-        key, _, value = data[space + 1 : position + length - 1].partition(b"=")
-        records[_text(key)] = _text(value)
+            raise SourceError(f"{headers.label} is corrupt: bad pax header at byte {at}")
+        count += 1
+        if count > MAX_PAX_RECORDS:
+            raise SourceError(
+                f"{headers.label} is corrupt: a pax header of more than {MAX_PAX_RECORDS} "
+                f"records at byte {at}"
+            )
+        equals = data.find(b"=", space + 1, position + length)
+        key = data[space + 1 : equals] if equals > 0 else b""
+        if key in _PAX_KEPT:
+            records[_text(key)] = _text(data[equals + 1 : position + length - 1])
+        elif key.startswith(b"GNU.sparse."):
+            records[_SPARSE] = ""
         position += length
     return records
 
@@ -365,16 +558,9 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _member_kind(info: tarfile.TarInfo) -> str:
-    if info.isreg():
-        return "file"
-    if info.isdir():
-        return "dir"
-    if info.issym():
-        return "symlink"
-    if info.islnk():
-        return "hardlink"
-    return "other"
+def _shown(name: str) -> str:
+    """A member name for a message: quoted, and cut when it is long."""
+    return repr(name) if len(name) <= 200 else repr(name[:200]) + "…"
 
 
 def _may_be_json(name: str, size: int) -> bool:

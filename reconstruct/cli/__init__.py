@@ -2,6 +2,10 @@
 
 Heavy modules (renderers, sources, the docker SDK) are imported inside the commands so that
 `reconstruct --help` stays fast.
+
+Images are untrusted: what is written to stdout comes from the renderers, which make it
+terminal-safe; what is written to stderr (`reconstruct: …` lines, which name tags, names and
+paths from the input) goes through `_warn` or `_fail`, which spell out control characters.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import typer
 
 from ..audit.rules import SEVERITIES
 from ..render import DEFAULT_FORMAT, FORMATS
+from ..text import terminal_safe
 
 APP_SETTINGS = dict(
     add_completion=False,
@@ -123,8 +128,7 @@ def show(
         ):
             if isinstance(outcome, Exception):
                 failures += 1
-                label = listing_label(reference)
-                print(f"reconstruct: {label}: {str(outcome).splitlines()[0]}", file=sys.stderr)
+                _warn(f"{listing_label(reference)}: {_first_line(str(outcome))}")
                 continue
             yield service.render(outcome, format.value, era=era, no_trunc=no_trunc)
 
@@ -132,7 +136,7 @@ def show(
         sys.stdout.write(piece)
         sys.stdout.flush()
     if failures:
-        print(f"reconstruct: {failures} image(s) could not be read", file=sys.stderr)
+        _warn(f"{failures} image(s) could not be read")
         raise typer.Exit(1)
 
 
@@ -177,7 +181,8 @@ def compare_command(
     if format is CompareFormat.json:
         sys.stdout.write(render_comparison.render_json(compared.comparison, a, b))
     elif format is CompareFormat.diff:
-        sys.stdout.write(service.comparison_diff(compared.a, compared.b, a, b))
+        # repo-info renderings diffed (api.py), not through render(): made terminal-safe here
+        sys.stdout.write(terminal_safe(service.comparison_diff(compared.a, compared.b, a, b)))
     else:
         sys.stdout.write(render_comparison.render_text(compared.comparison, a, b))
     raise typer.Exit(1 if compared.differs else 0)
@@ -250,7 +255,7 @@ def mirror_command(
             host=host,
             shard=shard,
         )
-    print(summary.line(Path(outdir)))
+    print(terminal_safe(summary.line(Path(outdir))))
     if summary.failed:
         raise typer.Exit(1)
 
@@ -364,7 +369,19 @@ def _group() -> None:
     """(The command line's group: nothing to do before the command.)"""
 
 
+def _first_line(message: str) -> str:
+    """A message's first line, its control characters spelled out first (a CR or a vertical
+    tab from an image is shown as `\\x0d`, not taken for a line break)."""
+    lines = terminal_safe(message).splitlines()
+    return lines[0] if lines and lines[0] else "error"
+
+
+def _warn(message: str) -> None:
+    """One `reconstruct: …` line on stderr, terminal-safe; the command goes on."""
+    print(f"reconstruct: {_first_line(message)}", file=sys.stderr, flush=True)
+
+
 def _fail(message: str) -> None:
-    first = message.splitlines()[0] if message else "error"
-    print(f"reconstruct: {first}", file=sys.stderr)
+    """One `reconstruct: …` line on stderr, terminal-safe, and exit code 2."""
+    _warn(message)
     sys.exit(2)

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from ..text import terminal_safe
+
 REFRESH_SECONDS = 0.1
 
 
@@ -51,7 +53,7 @@ class Bar:
             transient=True,
         )
         self.progress.start()
-        self.task = self.progress.add_task(description, total=total)
+        self.task = self.progress.add_task(terminal_safe(description), total=total)
 
     def update(self, *, completed: int | None = None, advance: int = 0) -> None:
         if self.progress is None:
@@ -127,5 +129,6 @@ class ConsoleReporter:
         self._print(f"reconstruct: {label}: {message}")
 
     def _print(self, text: str) -> None:
+        text = terminal_safe(text)  # labels and messages name images: untrusted
         if not self.bar.print(text):
             print(text, file=self.stream, flush=True)

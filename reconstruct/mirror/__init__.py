@@ -6,6 +6,23 @@
 Names lose their registry host and `library/`, as repo-info's do; images without a tag are
 skipped with a note. A plain folder of archives and OCI layouts is one source per member.
 
+Names and tags become paths only when they full-match a grammar (plan.py), so that no two map to
+one path and none to another's files; any other is reported and skipped, never written:
+- a name is the distribution reference grammar's path, lowercase (`a/b-c/d_e.f`, at most 255
+  characters): one spelling per name, so two names never share a folder, even on a
+  case-insensitive file system; every component starts with a letter or digit (no `.`, `..` or
+  dot file: temp files and the lock are dot files). No component but the first may be `remote`
+  or `tag-details.md`: `x/remote` would be x's documents folder, `x/tag-details.md` x's file.
+- a tag is Docker's grammar in ASCII (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`) and is written as
+  `<tag>.md`; of two tags of a repository that differ only in case the first listed is written
+  and the other skipped with a note (one file on a case-insensitive file system).
+
+What mirror writes is reached through OUTDIR's descriptor without following a link below it
+(outdir.py): a link, FIFO or other non-folder, non-file where one is expected is refused with a
+one-line failure (for `repos` itself: exit 2), never followed nor removed. A lock stops a second
+mirror into the same OUTDIR at once (exit 2); workers die with this process (reconstruct/pool.py);
+temp files are removed on exit and signals, and what a killed run left by the next one.
+
 How the work is split, and why:
 - plan.py lists the references in this process; work.py has worker processes read and render
   them in chunks of one source. A worker opens the source itself from its spec, so only specs,
@@ -27,8 +44,9 @@ from pathlib import Path
 
 from ..refs import repo_info_name as repo_name
 from ..render import tagdetails
-from .plan import Job, Shard, check_outdir, plan, source_specs
-from .report import QuietReporter, Reporter, Summary, one_line
+from .outdir import Outdir
+from .plan import Job, Plan, Shard, check_outdir, plan, source_specs
+from .report import QuietReporter, Reporter, Summary, one_line, printable
 from .tree import Tree
 from .work import outcomes
 
@@ -72,28 +90,50 @@ def mirror(
     check_outdir(outdir, spec)
     planned = plan(spec, reporter, summary, name=name, host=host, shard=share)
     outdir.mkdir(parents=True, exist_ok=True)
-    tree = Tree(outdir, summary)
+    with Outdir(outdir) as out:
+        if out.swept:
+            reporter.note(f"removed {out.swept} temp file(s) an interrupted run left")
+        tree = Tree(out.fd, str(outdir), summary)
+        try:
+            _write(tree, planned, reporter, workers, era, host)
+        finally:
+            tree.close()
+    return summary
+
+
+def _write(
+    tree: Tree,
+    planned: Plan,
+    reporter: Reporter,
+    workers: int | None,
+    era: int | None,
+    host: str | None,
+) -> None:
+    summary = tree.summary
     failed: set[str] = set()  # repositories with a tag that could not be written
     reporter.start(len(planned.jobs))
-    for job, (data, error) in outcomes(
+    results = outcomes(
         planned.jobs,
         workers=workers or default_workers(),
         era=era,
         options={"host": host} if host else {},
         opened=planned.opened,
-    ):
-        try:
-            if data is None:
-                raise _Failed(error or "no document")
-            tree.document(job, data)
-            summary.images += 1
-        except (_Failed, OSError) as problem:
-            summary.failed += 1
-            failed.add(job.repo)
-            reporter.failure(f"{job.spec}: {job.label}", one_line(problem))
-        reporter.advance(1)
+    )
+    try:
+        for job, (data, error) in results:
+            try:
+                if data is None:
+                    raise _Failed(error or "no document")
+                tree.document(job, data)
+                summary.images += 1
+            except (_Failed, OSError) as problem:
+                summary.failed += 1
+                failed.add(job.repo)
+                reporter.failure(printable(f"{job.spec}: {job.label}"), one_line(problem))
+            reporter.advance(1)
+    finally:
+        results.close()  # the pool is stopped here, not whenever the generator is collected
     _finish(tree, planned.jobs, failed, reporter)
-    return summary
 
 
 class _Failed(Exception):

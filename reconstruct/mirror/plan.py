@@ -9,19 +9,41 @@ from pathlib import Path
 
 from ..refs import repo_info_name
 from ..sources import Source, SourceError, folder_members, input_path, open_source
-from .report import Reporter, Summary, one_line
+from .report import Reporter, Summary, one_line, printable
 
-# A name component or a tag that is safe as a file name (what Docker accepts, case aside).
-NAME_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Which names and tags become paths (full matches only: `$` would let a final newline through).
+# A name is the distribution reference grammar's path, lowercase as Docker requires: one
+# spelling per name, so no two names share a folder even on a case-insensitive file system. Its
+# first component is a folder of repos/ (which holds nothing else); every later one lands in the
+# folder of the repository above it, beside that repository's own `remote` and
+# `tag-details.md`, so those two are refused there (`x/remote` would write into x's documents).
+# Components start with a letter or digit, so none is `.`, `..` or a dot file (temp files).
+NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+RESERVED_COMPONENT = r"(?:remote|tag-details\.md)"
+NAME = re.compile(
+    rf"(?=.{{1,255}}\Z){NAME_COMPONENT}(?:/(?!{RESERVED_COMPONENT}(?:/|\Z)){NAME_COMPONENT})*"
+)
+# A tag is Docker's grammar, in ASCII; it is a file name of remote/ as `<tag>.md`.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tgz", ".tar")
 
 
 def path_problem(repo: str, tag: str) -> str | None:
     """Why `repos/<repo>/remote/<tag>.md` cannot be written safely; None when it can."""
-    if not all(NAME_COMPONENT.match(part) for part in repo.split("/")):
-        return f"name {repo!r} cannot be a repo-info path (see --name)"
-    if not TAG.match(tag):
+    if not NAME.fullmatch(repo):
+        parts = repo.split("/")
+        reserved = [
+            i for i, part in enumerate(parts) if i and re.fullmatch(RESERVED_COMPONENT, part)
+        ]
+        if reserved:
+            above = "/".join(parts[: reserved[0]])
+            why = f": {parts[reserved[0]]!r} is the name of a file or folder of {above!r}"
+        elif repo != repo.lower() and NAME.fullmatch(repo.lower()):
+            why = ": repository names are lowercase"
+        else:
+            why = ""
+        return f"name {repo!r} cannot be a repo-info path{why} (see --name)"
+    if not TAG.fullmatch(tag):
         return f"tag {tag!r} cannot be a file name"
     return None
 
@@ -116,6 +138,7 @@ def plan(
     specs = source_specs(spec)
     result = Plan()
     seen: dict[tuple[str, str], str] = {}  # (repo, tag) → the source that gave it first
+    folded: dict[tuple[str, str], str] = {}  # (repo, tag in lowercase) → the tag kept
     for member in specs:
         try:
             source, selector = open_source(member, **({"host": host} if host else {}))
@@ -124,7 +147,7 @@ def plan(
             if len(specs) == 1:
                 raise  # the one source given cannot be read: bad input
             summary.failed += 1
-            reporter.failure(member, one_line(error))
+            reporter.failure(printable(member), one_line(error))
             continue
         if input_path(member) == Path("-"):
             result.opened[member] = source  # standard input can be read only once
@@ -150,20 +173,33 @@ def plan(
             problem = path_problem(repo, job.tag)
             if problem:
                 summary.failed += 1
-                reporter.failure(f"{member}: {job.label}", problem)
+                reporter.failure(printable(f"{member}: {job.label}"), problem)
                 continue
             first = seen.get((repo, job.tag))
             if first is not None:  # several drivers or archives, or two names mapped alike
                 summary.skipped += 1
                 where = "it is listed twice" if first == member else f"{first} holds it too"
-                reporter.note(f"{member}: {job.label} skipped: {where}")
+                reporter.note(printable(f"{member}: {job.label} skipped: {where}"))
+                continue
+            other = folded.get((repo, job.tag.lower()))
+            if other is not None:  # one file on a case-insensitive file system
+                summary.skipped += 1
+                reporter.note(
+                    printable(f"{member}: {job.label} skipped: its file name differs from ")
+                    + printable(f"{other}.md's only in case")
+                )
                 continue
             seen[(repo, job.tag)] = member
+            folded[(repo, job.tag.lower())] = job.tag
             result.jobs.append(job)
         if unnamed:
-            reporter.note(f"{member}: images named by tag only are filed under {fallback!r}")
+            reporter.note(
+                printable(f"{member}: images named by tag only are filed under {fallback!r}")
+            )
         if untagged:
             summary.skipped += len(untagged)
             shown = ", ".join(untagged[:3]) + (", …" if len(untagged) > 3 else "")
-            reporter.note(f"{member}: {len(untagged)} untagged image(s) skipped ({shown})")
+            reporter.note(
+                printable(f"{member}: {len(untagged)} untagged image(s) skipped ({shown})")
+            )
     return result

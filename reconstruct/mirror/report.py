@@ -49,6 +49,13 @@ def one_line(error: BaseException) -> str:
     return f"internal error ({type(error).__name__}: {text})"
 
 
+def printable(text: str) -> str:
+    """`text` with what a terminal would act on (a newline in a name, ESC) shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class QuietReporter:
     """Collects notes and failures (for library callers and tests)."""
 

@@ -8,13 +8,13 @@ KB each) come back.
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any
 
 from ..model import Reference
+from ..pool import process_pool
 from ..sources import Source, open_source
 from .plan import Job
 from .report import one_line
@@ -74,14 +74,11 @@ class InProcess(Executor):
 def _executor(workers: int) -> Executor:
     if workers <= 1:
         return InProcess()
-    # fork: workers start with every module already imported. The executor forks all of them
-    # before it starts its own thread, and the parent runs no other (the progress bar is redrawn
-    # from the main loop): nothing is forked holding a lock.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_leave_interrupts_to_the_parent
-    )
+    # fork (reconstruct/pool.py): workers start with every module already imported, and die
+    # with this process. The executor forks all of them before it starts its own thread, and
+    # the parent runs no other (the progress bar is redrawn from the main loop): nothing is
+    # forked holding a lock.
+    return process_pool(workers, _leave_interrupts_to_the_parent)
 
 
 def _leave_interrupts_to_the_parent() -> None:

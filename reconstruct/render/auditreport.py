@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..audit import RULES, SEVERITIES, AuditReport, Finding, ImageAudit
+from ..text import json_safe, terminal_safe
 
 SCHEMA = "reconstruct/audit/v1"
 SARIF_SCHEMA = (
@@ -43,7 +44,7 @@ def render_text(report: AuditReport) -> str:
                 lines.append(f"  {'':<8} {'':<4}  {'':<8}  > {finding.evidence}")
     lines.append("")
     lines.append(summary(report))
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")
 
 
 def _heading(image: ImageAudit) -> str:
@@ -75,7 +76,7 @@ def render_json(report: AuditReport) -> str:
             for image in report.images
         ],
     }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json_safe(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def _finding_json(finding: Finding) -> dict[str, object]:
@@ -117,7 +118,7 @@ def render_sarif(report: AuditReport, artifact: str | None = None) -> str:
     if artifact:
         run["artifacts"] = [{"location": {"uri": _uri(artifact)}, "roles": ["analysisTarget"]}]
     document = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(document, indent=2) + "\n"
+    return json_safe(json.dumps(document, indent=2) + "\n")
 
 
 def _rule(rule_id: str) -> dict[str, object]:

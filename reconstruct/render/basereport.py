@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..text import platform_string
+from ..text import json_safe, platform_string, terminal_safe
 
 
 def render_text(report) -> str:
@@ -29,7 +29,7 @@ def render_text(report) -> str:
                 f"    {verdict}: {m.candidate} [{m.platform}]: steps {m.common_steps}/{m.candidate_steps}{layers}"
             )
         out.append("")
-    return "\n".join(out)
+    return terminal_safe("\n".join(out))
 
 
 def render_json(report) -> str:
@@ -41,4 +41,4 @@ def render_json(report) -> str:
         }
         for section, matches, windows in report
     ]
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json_safe(json.dumps(document, indent=2, sort_keys=True) + "\n")

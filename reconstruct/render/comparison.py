@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from ..compare import DIFFER, UNKNOWN, Comparison, Field, PlatformComparison
+from ..text import json_safe, terminal_safe
 
 _STATUS_WORDS = {
     "matched": "matched",
@@ -26,7 +27,7 @@ def render_json(comparison: Comparison, label_a: str, label_b: str) -> str:
         "equal": not comparison.differs,
         **asdict(comparison),
     }
-    return (
+    return json_safe(
         json.dumps(document, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False) + "\n"
     )
 
@@ -64,7 +65,7 @@ def render_text(comparison: Comparison, label_a: str, label_b: str) -> str:
         f"result: {'differ' if comparison.differs else 'equal'}"
         + (f" ({differing} differences)" if differing else ""),
     ]
-    return "\n".join(out) + "\n"
+    return terminal_safe("\n".join(out) + "\n")
 
 
 def _platform(platform: PlatformComparison) -> list[str]:

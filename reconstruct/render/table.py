@@ -6,7 +6,7 @@ from tabulate import tabulate
 
 from ..history import repo_info_text
 from ..model import Target
-from ..text import human_size, parse_date, platform_string, short_digest
+from ..text import human_size, parse_date, platform_string, short_digest, terminal_safe
 
 WIDTH = 60
 
@@ -21,7 +21,8 @@ def render(target: Target, no_trunc: bool = False) -> str:
             continue
         rows = []
         for step in image.steps:
-            text = (
+            # escaped before it is cut and measured: the columns line up as shown
+            text = terminal_safe(
                 repo_info_text(step.created_by, image.shell).replace("\n", " ⏎ ").replace("\t", " ")
             )
             if not no_trunc and len(text) > WIDTH:
@@ -31,7 +32,7 @@ def render(target: Target, no_trunc: bool = False) -> str:
             if step.empty_layer or layer is None:
                 digest, size, kind = "<empty>" if step.empty_layer else "<no layer>", "", ""
             else:
-                digest = short_digest(layer.digest or layer.diff_id)
+                digest = terminal_safe(short_digest(layer.digest or layer.diff_id))
                 size = human_size(layer.size).split(" (")[0] if layer.size is not None else "?"
                 # without a media type (an engine's fast path) foreign is not knowable
                 kind = "foreign" if layer.foreign else "regular" if layer.media_type else "?"

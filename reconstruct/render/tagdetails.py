@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ..text import terminal_safe
+
 # The generator names itself by its `$0` in the comment; upstream runs it as ./update-remote.sh.
 GENERATOR = "./update-remote.sh"
 SEPARATOR = "\n"  # before each document (the script's bare `echo`)
@@ -26,12 +28,13 @@ def anchor(reference: str) -> str:
 
 
 def header(name: str, tags: list[str]) -> str:
-    """Everything before the first document: comment, title and table of contents."""
+    """Everything before the first document: comment, title and table of contents (names and
+    tags come from images: terminal-safe, as render() makes the documents)."""
     lines = [f"<!-- THIS FILE IS GENERATED VIA '{GENERATOR}' -->", "", f"# Tags of `{name}`", ""]
     lines.extend(f"-\t[`{name}:{tag}`]({anchor(f'{name}:{tag}')})" for tag in tags)
     if not tags:
         lines.append("-\t**No supported tags**")
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")
 
 
 def pieces(name: str, tags: list[str], documents: Iterable[str]) -> Iterator[str]:

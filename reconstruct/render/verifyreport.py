@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..text import json_safe, terminal_safe
 from ..verify.report import Check, Verdict, VerifyReport
 
 SCHEMA = "reconstruct/verify/v1"
@@ -27,7 +28,7 @@ def render_text(report: VerifyReport) -> str:
             lines += _check_lines(check)
     lines.append("")
     lines.append(summary(report))
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")
 
 
 def _check_lines(check: Check) -> list[str]:
@@ -49,6 +50,8 @@ def summary(report: VerifyReport) -> str:
         missing,
         f"{counts['not checkable']} not checkable",
     ]
+    if counts["unreadable"]:
+        parts.append(f"{counts['unreadable']} unreadable")
     if report.failed:
         verdict = "FAILED"
     elif counts["ok"] == 0 and counts["not checkable"]:
@@ -75,7 +78,7 @@ def render_json(report: VerifyReport) -> str:
             for group in report.groups
         ],
     }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json_safe(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def _check_json(check: Check) -> dict[str, object]:

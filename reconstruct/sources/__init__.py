@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..blob.contained import InputPath
 from ..blob.files import read_head
 from .base import Source, SourceError
 
@@ -66,9 +67,11 @@ def detect(path: Path) -> str:
     if str(path) == "-":
         return "docker-archive"  # stdin: a docker save (or OCI layout) tar, maybe compressed
     if path.is_dir():
-        if (path / "oci-layout").is_file() or (path / "index.json").is_file():
+        folder = InputPath.of(path)
+        if (folder / "oci-layout").exists() or (folder / "index.json").exists():
             return "oci"
-        if (path / "repos").is_dir() and any((path / "repos").glob("*/remote")):
+        repos = folder / "repos"
+        if repos.is_dir() and any((repos / name / "remote").is_dir() for name in repos.names()):
             return "repo-info-dir"
         from .dockerroot import looks_like_docker_root
         from .registrydir import looks_like_registry
@@ -162,15 +165,15 @@ def folder_members(spec: str) -> list[str]:
     if selector is not None or not path.is_dir() or detect(path) != "json":
         return []
     members = []
-    for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
-            continue
+    for child in InputPath.of(path).iterdir():
+        if child.name.startswith(".") or child.kind() not in ("file", "dir"):
+            continue  # a FIFO, a device or a symlink out of the folder is no member
         try:
-            kind = detect(child)
+            kind = detect(path / child.name)
         except (SourceError, OSError):
             continue  # neither an archive nor a layout
         if kind == "oci" or kind in ARCHIVE_TRANSPORTS:
-            members.append(f"{kind}:{child}")
+            members.append(f"{kind}:{path / child.name}")
     return members
 
 

@@ -14,6 +14,7 @@ import io
 import re
 from pathlib import Path
 
+from ..blob.contained import InputPath
 from ..blob.files import read_small_file
 from ..model import BASE_NAME_ANNOTATION, Image, Reference, Step, Target
 from .base import Capabilities, Source, SourceError
@@ -155,8 +156,8 @@ class DockerfileSource(Source):
     )
 
     def __init__(self, path: Path):
-        if path.is_dir():
-            path = path / "Dockerfile"
+        if path.is_dir():  # a build context: its Dockerfile, which must lie inside it
+            path = InputPath.of(path) / "Dockerfile"  # type: ignore[assignment]
         if not path.is_file():
             raise SourceError(f"dockerfile: {path} is not a file")
         try:

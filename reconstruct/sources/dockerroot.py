@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..blob.contained import InputPath
 from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..model import Image, Layer, Reference, Target
@@ -61,24 +62,25 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     return chains
 
 
-def find_drivers(path: Path) -> list[Path]:
+def find_drivers(path: Path) -> list[InputPath]:
     """The `image/<driver>` folders at `path` (a data root, its `image/`, or one driver's)."""
-    for base in (path / "image", path):
+    top = InputPath.of(path)
+    for base in (top / "image", top):
         if not base.is_dir():
             continue
         try:
-            children = sorted(child for child in base.iterdir() if child.is_dir())
-        except OSError as error:
-            raise SourceError(f"docker-root: cannot read {base}: {error.strerror}") from None
+            children = base.subfolders()
+        except SourceError as error:
+            raise SourceError(f"docker-root: {error}") from None
         drivers = [child for child in children if _is_driver_dir(child)]
         if drivers:
             return drivers
-    if _is_driver_dir(path):
-        return [path]
+    if _is_driver_dir(top):
+        return [top]
     return []
 
 
-def _is_driver_dir(path: Path) -> bool:
+def _is_driver_dir(path: InputPath) -> bool:
     return (path / "imagedb").is_dir() or (path / "repositories.json").is_file()
 
 
@@ -91,25 +93,23 @@ def looks_like_docker_root(path: Path) -> bool:
 class Driver:
     """One `image/<driver>` folder, read lazily."""
 
-    path: Path
+    path: InputPath
     repositories: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.path.name
 
-    def config_path(self, image_id: str) -> Path:
+    def config_path(self, image_id: str) -> InputPath:
         _, hexpart = check_digest(image_id)
         return self.path / "imagedb" / "content" / "sha256" / hexpart
 
     def image_ids(self) -> list[str]:
         folder = self.path / "imagedb" / "content" / "sha256"
         try:
-            names = sorted(child.name for child in folder.iterdir() if child.is_file())
-        except FileNotFoundError:
-            return []
-        except OSError as error:
-            raise SourceError(f"docker-root: cannot read {folder}: {error.strerror}") from None
+            names = [name for name in folder.names() if (folder / name).is_file()]
+        except SourceError as error:
+            raise SourceError(f"docker-root: {error}") from None
         return [f"sha256:{name}" for name in names if valid_digest(f"sha256:{name}")]
 
     def parent(self, image_id: str) -> str | None:
@@ -117,7 +117,7 @@ class Driver:
         text = _small_text(self.path / "imagedb" / "metadata" / "sha256" / hexpart / "parent")
         return text if text and valid_digest(text) else None
 
-    def layer_dir(self, chain_id: str) -> Path:
+    def layer_dir(self, chain_id: str) -> InputPath:
         _, hexpart = check_digest(chain_id)
         return self.path / "layerdb" / "sha256" / hexpart
 
@@ -232,6 +232,8 @@ class DockerRootSource(Source):
                 image.layers.append(UnpackedLayer(diff_id, False, None))
                 continue
             recorded = read_text_file(folder / "diff", MAX_SMALL_FILE)
+            if recorded is not None and not valid_digest(recorded):
+                recorded = None  # what the file holds is never shown: only a digest is
             unreadable = recorded is None and (folder / "diff").exists()
             image.layers.append(UnpackedLayer(diff_id, True, recorded, unreadable))
         return image
@@ -325,11 +327,15 @@ class DockerRootSource(Source):
             if not folder.is_dir():
                 missing.append(layer.diff_id)
             else:
-                size = _small_text(folder / "size")
-                if size is not None and size.isdigit():
+                size = _record(folder / "size", image)
+                if size is not None and size.isdigit() and len(size) < 20:
                     layer.uncompressed_size = int(size)
-                recorded = _small_text(folder / "diff")
-                if recorded and recorded != layer.diff_id:
+                elif size is not None:
+                    image.warnings.append(f"layerdb {chain_id}'s size is not a number")
+                recorded = _record(folder / "diff", image)
+                if recorded is not None and not valid_digest(recorded):
+                    image.warnings.append(f"layerdb {chain_id}'s diff holds no digest")
+                elif recorded and recorded != layer.diff_id:
                     image.warnings.append(
                         f"layerdb {chain_id} holds diff {recorded}, the config says {layer.diff_id}"
                     )
@@ -342,7 +348,7 @@ class DockerRootSource(Source):
                 f"(first: {missing[0]}); their sizes are unknown"
             )
 
-    def _foreign(self, folder: Path, layer: Layer, image: Image) -> bool:
+    def _foreign(self, folder: InputPath, layer: Layer, image: Image) -> bool:
         """Fill a Windows foreign layer from layerdb's descriptor.json; True when there is one."""
         path = folder / "descriptor.json"
         data = _read_file(path)
@@ -388,7 +394,7 @@ class DockerRootSource(Source):
             )
 
 
-def _read_repositories(folder: Path) -> dict[str, dict[str, str]]:
+def _read_repositories(folder: InputPath) -> dict[str, dict[str, str]]:
     path = folder / "repositories.json"
     data = _read_file(path)
     if data is None:
@@ -411,12 +417,22 @@ def _read_repositories(folder: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def _read_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes | None:
-    """A small file's bytes, None when absent; a one-line SourceError when unreadable."""
+def _read_file(path: InputPath, limit: int = MAX_METADATA_BYTES) -> bytes | None:
+    """A small file's bytes, None when absent; a one-line SourceError when unreadable (a FIFO,
+    a device, a symlink out of the data root, too large)."""
     return read_optional_file(path, "docker-root:", limit)
 
 
-def _small_text(path: Path, limit: int = MAX_SMALL_FILE) -> str | None:
+def _record(path: InputPath, image: Image) -> str | None:
+    """A layerdb record's text; None, with a warning naming why, when it cannot be read."""
+    try:
+        return _small_text(path)
+    except SourceError as error:
+        image.warnings.append(str(error))
+        return None
+
+
+def _small_text(path: InputPath, limit: int = MAX_SMALL_FILE) -> str | None:
     data = _read_file(path, limit)
     if data is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..blob.contained import InputPath
 from ..blob.digests import check_digest
 from ..blob.files import MAX_METADATA_BYTES, read_small_file
 from ..blob.stores import DirectoryBlobStore
@@ -36,8 +37,8 @@ class JsonFilesSource(Source):
         self.config = config
         if not path.exists():
             raise SourceError(f"json: {path} does not exist")
-        folder = path if path.is_dir() else path.parent
-        self.store = DirectoryBlobStore(folder, BLOB_NAMES)
+        self.folder = InputPath.of(path if path.is_dir() else path.parent)
+        self.store = DirectoryBlobStore(self.folder, BLOB_NAMES)
 
     def references(self) -> list[Reference]:
         if self.path.is_file():
@@ -86,14 +87,16 @@ class JsonFilesSource(Source):
     def _roots(self) -> list[str]:
         """Digests of the blobs no other blob refers to: the images and indexes at the top."""
         documents: dict[str, dict] = {}
-        for path in sorted(self.path.rglob("*")):
-            digest = _digest_from_name(path, self.path)
-            if digest is None or not path.is_file() or path.stat().st_size > MAX_METADATA_BYTES:
-                continue
-            try:
-                documents[digest] = parse_json(read_small_file(path, "blob"), str(path))
-            except (SourceError, OSError):
-                continue  # layer blobs and other non-JSON files
+        for folder, _, files in self.folder.walk():
+            for name in files:
+                path = folder / name
+                digest = _digest_from_name(path)
+                if digest is None or not path.is_file() or path.stat().st_size > MAX_METADATA_BYTES:
+                    continue
+                try:
+                    documents[digest] = parse_json(read_small_file(path, "blob"), str(path))
+                except (SourceError, OSError):
+                    continue  # layer blobs and other non-JSON files
         referenced = set()
         for document in documents.values():
             for child in as_list(document.get("manifests")):
@@ -109,8 +112,8 @@ class JsonFilesSource(Source):
         return tops
 
 
-def _digest_from_name(path: Path, root: Path) -> str | None:
-    relative = path.relative_to(root).as_posix()
+def _digest_from_name(path: InputPath) -> str | None:
+    relative = path.key
     for candidate in (relative, relative.replace("/", ":"), "sha256:" + path.name, path.name):
         candidate = candidate.removeprefix("blobs:")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..blob.contained import InputPath
 from ..blob.files import read_small_file
 from ..blob.stores import BlobStore, DirectoryBlobStore
 from ..model import Reference, Target
@@ -106,9 +107,10 @@ class OciLayoutSource(LayoutSource):
     def __init__(self, path: Path):
         if not path.is_dir():
             raise SourceError(f"oci: {path} is not a directory")
-        index_path = path / "index.json"
-        if not index_path.is_file():
+        folder = InputPath.of(path)
+        index_path = folder / "index.json"
+        if not index_path.exists():
             raise SourceError(f"oci: {path} has no index.json, so it is not an OCI image layout")
         self.path = path
         self.index = parse_json(read_small_file(index_path, "index"), f"{index_path}")
-        self.store = DirectoryBlobStore(path / "blobs")
+        self.store = DirectoryBlobStore(folder / "blobs")

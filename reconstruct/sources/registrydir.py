@@ -18,16 +18,17 @@ names and no index in the same repository lists), by digest.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..blob.contained import InputPath
 from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import read_text_file
 from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
+from ..refs import report_label
 from .base import Source, SourceError, matches_selector
 from .partial import kind_of, parse_json, resolve
-from .view import BlobView, digest_roots
+from .view import BlobView, DescriptorRoot, digest_roots
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"
 MAX_LINK_BYTES = 1024
@@ -35,10 +36,11 @@ MAX_LINK_BYTES = 1024
 V2_CANDIDATES = ("docker/registry/v2", "registry/v2", "v2", ".")
 
 
-def find_v2(path: Path) -> Path | None:
+def find_v2(path: Path) -> InputPath | None:
     """The `docker/registry/v2` folder at or below `path`, None when there is none."""
+    top = InputPath.of(path)
     for candidate in V2_CANDIDATES:
-        folder = path / candidate
+        folder = top / candidate
         if (folder / "repositories").is_dir() or (candidate != "." and (folder / "blobs").is_dir()):
             return folder
     return None
@@ -52,7 +54,7 @@ def looks_like_registry(path: Path) -> bool:
     return v2 is not None and (v2 / "repositories").is_dir()
 
 
-def read_link(path: Path) -> str | None:
+def read_link(path: InputPath) -> str | None:
     """The digest a `link` file holds, None when it is absent or not a digest."""
     text = read_text_file(path, MAX_LINK_BYTES)
     return text if valid_digest(text) else None
@@ -83,11 +85,11 @@ class RegistryDirSource(Source):
         if not root.is_dir():
             return []
         names = []
-        for folder, subfolders, _ in os.walk(root, onerror=_walk_error):
+        for folder, subfolders, _ in root.walk():
             if "_manifests" in subfolders:
-                names.append(Path(folder).relative_to(root).as_posix())
+                names.append(folder.relative_to(root).as_posix())
             # `_manifests`, `_layers`, `_uploads` hold no repositories; symlinks are not followed.
-            subfolders[:] = sorted(d for d in subfolders if not d.startswith("_"))
+            subfolders[:] = [d for d in subfolders if not d.startswith("_")]
         return sorted(name for name in names if name != ".")
 
     def tags(self, name: str) -> list[tuple[str, str | None]]:
@@ -151,7 +153,7 @@ class RegistryDirSource(Source):
                 )
         return [d for d in revisions if d not in tagged and d not in children]
 
-    def _manifests(self, name: str) -> Path:
+    def _manifests(self, name: str) -> InputPath:
         return self.v2 / "repositories" / name / "_manifests"
 
     # --- reading ---------------------------------------------------------------------------
@@ -201,7 +203,10 @@ class RegistryDirSource(Source):
         return self.get_reference(self.select(selector))
 
     def blobs(self, references: list[Reference]) -> BlobView:
-        return BlobView(digest_roots(references), store=self.store, layers_may_be_absent=True)
+        roots = digest_roots(references)
+        # a tag whose link is unreadable names nothing: verify reports it, never skips it
+        roots += [DescriptorRoot(report_label(ref), {}) for ref in references if not ref.digest]
+        return BlobView(roots, store=self.store, layers_may_be_absent=True)
 
     def get_reference(self, ref: Reference) -> Target:
         what = ref.selector or ref.digest or "?"
@@ -251,17 +256,9 @@ def _images(index: Index):
             yield entry.image
 
 
-def _sorted_dirs(folder: Path) -> list[Path]:
+def _sorted_dirs(folder: InputPath) -> list[InputPath]:
+    """The folders in `folder`, by name (a symlink to a folder inside the storage counts)."""
     try:
-        return sorted(
-            (child for child in folder.iterdir() if child.is_dir() and not child.is_symlink()),
-            key=lambda child: child.name,
-        )
-    except FileNotFoundError:
-        return []
-    except OSError as error:
-        raise SourceError(f"registry-dir: cannot read {folder}: {error.strerror}") from None
-
-
-def _walk_error(error: OSError) -> None:
-    raise SourceError(f"registry-dir: cannot read {error.filename}: {error.strerror}")
+        return folder.subfolders()
+    except SourceError as error:
+        raise SourceError(f"registry-dir: {error}") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..blob.contained import InputPath
 from ..model import Reference, Target
 from ..refs import display_name, split_reference
 from .base import Capabilities, Source, SourceError
@@ -20,7 +21,7 @@ class RepoInfoDirSource(Source):
     )
 
     def __init__(self, path: Path):
-        repos = path / "repos"
+        repos = InputPath.of(path) / "repos"
         if not repos.is_dir():
             raise SourceError(
                 f"repo-info-dir: {path} has no repos/ folder (not a repo-info checkout)"
@@ -30,12 +31,14 @@ class RepoInfoDirSource(Source):
 
     def references(self) -> list[Reference]:
         found = []
-        for document in sorted(self.repos.glob("*/remote/*.md")):
-            name, tag = document.parent.parent.name, document.stem
-            found.append(Reference(name=name, tag=tag, selector=f"{name}:{tag}"))
+        for name in self.repos.names():
+            for document in (self.repos / name / "remote").names():
+                if document.endswith(".md") and not document.startswith("."):
+                    tag = document.removesuffix(".md")
+                    found.append(Reference(name=name, tag=tag, selector=f"{name}:{tag}"))
         return found
 
-    def document(self, selector: str) -> Path:
+    def document(self, selector: str) -> InputPath:
         name, tag = split_reference(selector)
         name = display_name(name) or ""
         path = self.repos / name / "remote" / f"{tag or 'latest'}.md"

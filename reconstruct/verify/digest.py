@@ -14,7 +14,7 @@ import hashlib
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,17 +204,13 @@ def _measure_here(
 def _measure_in_processes(
     jobs: list[Job], workers: int, on_progress: Callable[[int], None] | None
 ) -> dict[str, Measured]:
-    import multiprocessing
+    from ..pool import pool_context, process_pool
 
-    # fork: workers start in milliseconds with this module already imported, and the parent has
-    # no threads of its own yet (a progress bar draws from the main thread, below).
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    counter = context.Value("q", 0)
+    # fork (reconstruct/pool.py): the parent has no threads of its own yet (a progress bar
+    # draws from the main thread, below); workers die with the parent.
+    counter = pool_context().Value("q", 0)
     results: dict[str, Measured] = {}
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(counter,)
-    ) as pool:
+    with process_pool(workers, _start_worker, (counter,)) as pool:
         pending: dict[Future[Measured], Job] = {
             pool.submit(_measure_in_worker, job): job for job in jobs
         }

@@ -60,6 +60,8 @@ def plan_source(
         reading.stop()
     hasher.close()
     references = source.selected(selector)
+    if not references:  # an empty verdict would read as "verified"
+        raise SourceError(f"{source.transport}: nothing to verify: the source lists no image")
     reason = source.capabilities.unhashable
     if reason is not None:
         plan = Plan(VerifyReport(spec, source.transport))
@@ -148,7 +150,7 @@ def _member_image(
     try:
         data = tar.read(entry.config)
     except SourceError as error:
-        group.checks.append(Check("config", entry.config, Verdict.NOT_CHECKABLE, str(error)))
+        group.checks.append(Check("config", entry.config, Verdict.UNREADABLE, str(error)))
         return
     if data is None:
         group.checks.append(
@@ -191,7 +193,11 @@ def _member_image(
         check = Check("layer", path, Verdict.MISSING, "", urls=urls, position=position)
         group.checks.append(check)
         member = tar.resolve(path)
-        if member is None or member.kind != "file":
+        if member is not None and member.kind != "file":
+            check.verdict = Verdict.UNREADABLE
+            check.reason = f"the archive member is a {member.kind}, not a regular file"
+            continue
+        if member is None:
             check.normal = foreign
             check.reason = (
                 "foreign layer, not in the archive (normal)"
@@ -201,7 +207,7 @@ def _member_image(
             continue
         key = layers.from_member(path, None, diff_id)
         if key is None:
-            check.verdict = Verdict.NOT_CHECKABLE
+            check.verdict = Verdict.UNREADABLE
             check.reason = "present, but its bytes cannot be read from this archive"
             continue
         expected = Expected(
@@ -263,7 +269,7 @@ def _unpacked_image(image: UnpackedImage) -> Group:
     what layerdb records of them (their files are unpacked: no tar stream to hash)."""
     group = Group(image.label, image.image_id)
     if image.config is None:
-        verdict = Verdict.NOT_CHECKABLE if image.config_problem else Verdict.MISSING
+        verdict = Verdict.UNREADABLE if image.config_problem else Verdict.MISSING
         reason = image.config_problem or "not in imagedb"
         group.checks.append(Check("config", image.image_id, verdict, reason))
         return group

@@ -13,6 +13,7 @@ class Verdict(StrEnum):
     MISMATCH = "mismatch"
     MISSING = "missing"
     NOT_CHECKABLE = "not checkable"
+    UNREADABLE = "unreadable"  # there, but not a regular file, outside the input, or unreadable
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Check:
 
     @property
     def failed(self) -> bool:
-        return self.verdict is Verdict.MISMATCH or (
+        return self.verdict in (Verdict.MISMATCH, Verdict.UNREADABLE) or (
             self.verdict is Verdict.MISSING and not self.normal
         )
 

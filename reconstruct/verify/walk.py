@@ -200,10 +200,12 @@ class StoreWalker:
         try:
             data = self.store.read(digest)
         except SourceError as error:
-            return Check(kind, digest, Verdict.NOT_CHECKABLE, str(error), platform), None
+            return Check(kind, digest, Verdict.UNREADABLE, str(error), platform), None
         if data is None:
             return Check(kind, digest, Verdict.MISSING, "absent from this source", platform), None
-        return metadata_check(kind, digest, _int(descriptor.get("size")), data, platform), data
+        check = metadata_check(kind, digest, _int(descriptor.get("size")), data, platform)
+        _check_size_field(check, descriptor)
+        return check, data
 
     def manifest(
         self,
@@ -279,12 +281,17 @@ class StoreWalker:
         check = Check("layer", str(digest), Verdict.MISSING, "", platform, urls=urls, size=size)
         check.position = position
         group.checks.append(check)
+        if not _check_size_field(check, descriptor):
+            return
         if not valid_digest(digest):
             fail(check, "the manifest names no valid digest for this layer")
             return
         foreign = media_type in FOREIGN_MEDIA_TYPES
         if self.store.stat(digest) is None:
-            if foreign:
+            problem = self.store.problem(digest)
+            if problem is not None:
+                check.verdict, check.reason = Verdict.UNREADABLE, problem
+            elif foreign:
                 check.normal = True
                 check.reason = "foreign layer, not distributed with the image (normal)"
             else:
@@ -295,7 +302,7 @@ class StoreWalker:
             self.present_regular += 1
         key = self.layers.from_store(self.store, digest, diff_id)
         if key is None:
-            check.verdict = Verdict.NOT_CHECKABLE
+            check.verdict = Verdict.UNREADABLE
             check.reason = "present, but its bytes cannot be read from this source"
             return
         expected = Expected(digest=digest, size=size, diff_id=diff_id, media_type=media_type)
@@ -419,6 +426,18 @@ def fail(check: Check, problem: str) -> None:
         check.reason += f"; {problem}"
     else:
         check.verdict, check.reason = Verdict.MISMATCH, problem
+
+
+def _check_size_field(check: Check, descriptor: dict[str, Any]) -> bool:
+    """A descriptor's `size`, when it has one, must be a whole number of bytes (not NaN, a
+    float, a string, negative): else the check fails, and False."""
+    if "size" not in descriptor:
+        return True
+    size = _int(descriptor["size"])
+    if size is None or size < 0:
+        fail(check, "its descriptor's size is not a number of bytes")
+        return False
+    return True
 
 
 def _int(value: Any) -> int | None:
