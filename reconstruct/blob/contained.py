@@ -142,9 +142,6 @@ class InputFolder:
             self._pid = os.getpid()
         return self._fd
 
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_fd": None, "_pid": 0}
-
     def __del__(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             with contextlib.suppress(OSError):
@@ -192,9 +189,6 @@ class InputPath:
 
     def __hash__(self) -> int:
         return hash((self.folder.path, self.key))
-
-    def __lt__(self, other: InputPath) -> bool:
-        return self.key < other.key
 
     @property
     def key(self) -> str:

@@ -13,14 +13,14 @@ original strings.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from reconstruct.blob.digests import sha256_digest
+from tests.support.hostile import tar_bytes
 from tests.support.limits import UNSAFE, Limited, assert_clean, run_limited
 
 # Every class, in one string: CSI colour, OSC 8 hyperlink, OSC 0 title, C1 CSI, BEL, BS, CR,
@@ -55,28 +55,13 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _tar(members: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 1
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _layer() -> bytes:
     """A real layer whose file name is hostile too."""
-    return _tar([(f"etc/{EVIL.replace(chr(0), '')}", b"hello\n")])
+    return tar_bytes([(f"etc/{EVIL.replace(chr(0), '')}", b"hello\n")], format=tarfile.PAX_FORMAT)
 
 
 def _config(layer: bytes, *, foreign_diff_id: str | None = None) -> dict:
-    diff_ids = [_digest(layer)] + ([foreign_diff_id] if foreign_diff_id else [])
+    diff_ids = [sha256_digest(layer)] + ([foreign_diff_id] if foreign_diff_id else [])
     history = [
         {"created": CREATED, "created_by": f"/bin/sh -c #(nop) ADD file:{'0' * 64} in / {EVIL}"},
         {
@@ -139,9 +124,13 @@ def oci_layout(folder: Path, tag: str = TAG) -> Path:
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
+            "config": {
+                "mediaType": OCI_CONFIG,
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
             "layers": [
-                {"mediaType": OCI_LAYER, "digest": _digest(layer), "size": len(layer)},
+                {"mediaType": OCI_LAYER, "digest": sha256_digest(layer), "size": len(layer)},
                 {
                     "mediaType": FOREIGN,
                     "digest": "sha256:" + "e" * 64,
@@ -166,7 +155,7 @@ def oci_layout(folder: Path, tag: str = TAG) -> Path:
             "manifests": [
                 {
                     "mediaType": OCI_MANIFEST,
-                    "digest": _digest(manifest),
+                    "digest": sha256_digest(manifest),
                     "size": len(manifest),
                     "platform": platform,
                     "annotations": {"evil": EVIL},
@@ -181,7 +170,7 @@ def oci_layout(folder: Path, tag: str = TAG) -> Path:
         "manifests": [
             {
                 "mediaType": OCI_INDEX,
-                "digest": _digest(inner),
+                "digest": sha256_digest(inner),
                 "size": len(inner),
                 "annotations": {
                     "org.opencontainers.image.ref.name": tag,
@@ -195,7 +184,7 @@ def oci_layout(folder: Path, tag: str = TAG) -> Path:
     (folder / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     (folder / "index.json").write_text(json.dumps(index))
     for data in (layer, config, manifest, inner):
-        (blobs / _digest(data).split(":")[1]).write_bytes(data)
+        (blobs / sha256_digest(data).split(":")[1]).write_bytes(data)
     return folder
 
 
@@ -203,13 +192,13 @@ def docker_archive(path: Path) -> Path:
     """A legacy `docker save` archive: hostile RepoTags and layer file names."""
     layer = _layer()
     config = json.dumps(_config(layer)).encode()
-    config_name = _digest(config).split(":")[1] + ".json"
+    config_name = sha256_digest(config).split(":")[1] + ".json"
     layer_name = f"{EVIL.replace(chr(0), '')}/layer.tar"
     manifest = [{"Config": config_name, "RepoTags": [f"{NAME}:{TAG}"], "Layers": [layer_name]}]
     members = [(config_name, config), (layer_name, layer)]
     members.append(("manifest.json", json.dumps(manifest).encode()))
     members.append(("repositories", json.dumps({NAME: {TAG: "0" * 64}}).encode()))
-    path.write_bytes(_tar(members))
+    path.write_bytes(tar_bytes(members, format=tarfile.PAX_FORMAT))
     return path
 
 

@@ -9,13 +9,14 @@ It returns {case name: Attack}. Device nodes need root; without it those cases a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from reconstruct.blob.digests import sha256_digest as digest
 
 SECRET = "CANARY-7f3a9c-root:$6$never-shown$:19000:0:99999:7:::"
 
@@ -44,10 +45,6 @@ class Attack:
     # False: show refuses with one line (exit 2)
     commands: tuple[str, ...] = ("show", "ls", "verify", "audit")
     notes: list[str] = field(default_factory=list)
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _image() -> dict[str, bytes]:

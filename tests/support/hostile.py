@@ -37,11 +37,14 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _tar(
-    members: list[tuple[str, bytes]], extra: Callable[[tarfile.TarFile], None] | None = None
+def tar_bytes(
+    members: list[tuple[str, bytes]],
+    extra: Callable[[tarfile.TarFile], None] | None = None,
+    format: int = tarfile.GNU_FORMAT,
 ) -> bytes:
+    """A tar of (name, data) members, mtime 1; `extra` adds what members cannot say."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    with tarfile.open(fileobj=buffer, mode="w", format=format) as tar:
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -72,15 +75,15 @@ def _legacy_archive(
         }
     ]
     members.append(("manifest.json", json.dumps(manifest).encode()))
-    return _tar(members)
+    return tar_bytes(members)
 
 
-def _layer_tar() -> bytes:
-    return _tar([("etc/hello", b"hello\n")])
+def _layertar_bytes() -> bytes:
+    return tar_bytes([("etc/hello", b"hello\n")])
 
 
 def _good_archive() -> bytes:
-    layer = _layer_tar()
+    layer = _layertar_bytes()
     config = dict(CONFIG, rootfs={"type": "layers", "diff_ids": [_digest(layer)]})
     config["history"] = [
         *CONFIG["history"],
@@ -239,7 +242,7 @@ def build(folder: Path) -> dict[str, str]:
 
     put(
         "archive-dotdot-names",
-        _tar(
+        tar_bytes(
             [
                 ("../../etc/passwd", b"x"),
                 ("/etc/shadow", b"y"),
@@ -261,7 +264,7 @@ def build(folder: Path) -> dict[str, str]:
 
     put(
         "archive-symlinks-outside",
-        _tar(
+        tar_bytes(
             [
                 (
                     "manifest.json",
@@ -274,7 +277,7 @@ def build(folder: Path) -> dict[str, str]:
     )
     put(
         "archive-missing-members",
-        _tar(
+        tar_bytes(
             [
                 (
                     "manifest.json",
@@ -284,8 +287,8 @@ def build(folder: Path) -> dict[str, str]:
         ),
         ".tar",
     )
-    put("archive-manifest-not-json", _tar([("manifest.json", b"\x00\x01\x02 nope")]), ".tar")
-    put("archive-empty-manifest", _tar([("manifest.json", b"[]")]), ".tar")
+    put("archive-manifest-not-json", tar_bytes([("manifest.json", b"\x00\x01\x02 nope")]), ".tar")
+    put("archive-empty-manifest", tar_bytes([("manifest.json", b"[]")]), ".tar")
     put(
         "archive-history-mismatch",
         _legacy_archive(
@@ -294,7 +297,7 @@ def build(folder: Path) -> dict[str, str]:
                 rootfs={"type": "layers", "diff_ids": []},
                 history=[{"created_by": "/bin/sh -c a"}, {"created_by": "/bin/sh -c b"}],
             ),
-            [_layer_tar(), _layer_tar()],
+            [_layertar_bytes(), _layertar_bytes()],
         ),
         ".tar",
     )
