@@ -14,6 +14,8 @@ from .report import Finding, Knowledge
 from .rules import OCI_CONFIG, ROOT_USERS, SENSITIVE_PORTS
 from .secrets import Redactor
 
+PORT = re.compile(r"(\d+(?:-\d+)?(?:/\w+)?)")  # an EXPOSE argument: 80, 8000-8010/udp
+
 
 def config_findings(
     image: Image, instructions: list[Instruction], knows: Knowledge, redact: Redactor
@@ -106,5 +108,5 @@ def _ports(image: Image, instructions: list[Instruction], knows: Knowledge) -> l
 
 
 def _expose_ports(arguments: str) -> list[str]:
-    found = re.findall(r"(\d+(?:-\d+)?(?:/\w+)?)", arguments)
+    found = PORT.findall(arguments)
     return [p if "/" in p else f"{p}/tcp" for p in found]

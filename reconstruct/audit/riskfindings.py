@@ -6,9 +6,8 @@ The shell patterns are in risks.py; this module picks which apply to each step's
 
 from __future__ import annotations
 
-import json
-
 from ..history import Instruction
+from ..jsondoc import load_json
 from . import risks
 from .evidence import excerpt, instruction_text
 from .report import Finding
@@ -43,7 +42,7 @@ def _run_body(arguments: str) -> str:
     text = arguments.strip()
     if text.startswith("["):
         try:
-            words = json.loads(text)
+            words = load_json(text)
         except ValueError:
             return text
         if isinstance(words, list) and all(isinstance(w, str) for w in words):

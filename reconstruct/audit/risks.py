@@ -7,46 +7,92 @@ findings with the step number and a masked excerpt.
 from __future__ import annotations
 
 import re
-import shlex
 
 Hit = tuple[str, str, int]  # (rule id, short reason, offset of the evidence in the text)
 
+# Every pattern here runs over text from untrusted images, so each one is written to take time
+# linear in the text (issue 13): no two quantifiers can share characters, and wherever a failed
+# attempt would be retried from a later start over the same span, the later start is ruled out.
+#
+# - "The first fetch word of a segment": `\bcurl\b[^;&\n]*?\|…` alone tries every curl in a
+#   segment, each one scanning to the segment's end. A later curl in the same segment finds no
+#   pipe an earlier one did not, so the patterns start at a segment's start, commit (atomically)
+#   to its first fetch word, captured as `at` (the offset reported, as before), and scan once.
+# - Chains of options and assignments (`sudo -E -H`, `env A=1 B=2`, `sh -e -x`, `chmod -R -v`)
+#   are followed for at most _CHAIN words: one chain can hold the start of another (`-x|sudo`,
+#   `-sh`), and an unbounded chain then makes every start rescan the rest of it.
+# - Runs of whitespace are taken whole (possessively) where what follows cannot be whitespace.
+_CHAIN = 32
 _FETCH = r"(?:curl|wget|fetch)"
 _SHELLS = r"(?:/usr/bin/|/bin/)?(?:ba|da|z|k|a)?sh"
+
+
+def _first_in_segment(words: str, stop: str) -> str:
+    """From the start of a segment (text free of the characters `stop`) to its first `words`."""
+    return rf"(?<![^{stop}])(?>[^{stop}]*?(?P<at>\b{words}\b))"
+
+
+_SHELL_WORD = rf"{_SHELLS}\b(?![.\w-])"
 PIPE_TO_SHELL = (
+    # curl … | [sudo -opts] [env A=1 …] sh: an env word is any word with `=` after its first
+    # character (`\S+=\S*`, written so that it splits one way only); the chain of them stops at
+    # the first word that is a shell itself (`env sh=1 …` pipes to sh, as before).
     re.compile(
-        rf"\b{_FETCH}\b[^;&\n]*?\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+(?:\S+=\S*\s+)*)?"
-        rf"{_SHELLS}\b(?![.\w-])"
+        _first_in_segment(_FETCH, r";&\n")
+        + rf"[^;&\n]*?\|\s*+(?:sudo\s++(?:-\S++\s++){{0,{_CHAIN}}}+)?"
+        + rf"(?:env\s++(?:(?!{_SHELL_WORD})\S[^\s=]*+=\S*+\s++){{0,{_CHAIN}}}+)?{_SHELL_WORD}"
     ),
     re.compile(
-        rf"\b{_FETCH}\b[^;&\n]*?\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node|php)"
+        _first_in_segment(_FETCH, r";&\n")
+        + r"[^;&\n]*?\|\s*+(?:sudo\s++)?(?:python[0-9.]*+|perl|ruby|node|php)"
         r"(?:\s+-)?\s*(?:$|[;&|)]|--\s)"
     ),
-    re.compile(rf"\b{_SHELLS}\s+(?:-\S+\s+)*[\"']?(?:\$\(|`|<\()\s*{_FETCH}\b"),
-    re.compile(rf"(?:^|[\s;&|])(?:source|\.)\s+<\(\s*{_FETCH}\b"),
+    re.compile(rf"\b{_SHELLS}\s++(?:-\S++\s++){{0,{_CHAIN}}}+[\"']?(?:\$\(|`|<\()\s*+{_FETCH}\b"),
+    re.compile(rf"(?:^|[\s;&|])(?:source|\.)\s++<\(\s*+{_FETCH}\b"),
     # PowerShell: Invoke-WebRequest … | Invoke-Expression, iex (… DownloadString …)
     re.compile(
-        r"(?i)\b(?:iwr|irm|Invoke-WebRequest|Invoke-RestMethod)\b[^;\n]*\|\s*"
-        r"(?:iex|Invoke-Expression)\b"
+        "(?i)"
+        + _first_in_segment(r"(?:iwr|irm|Invoke-WebRequest|Invoke-RestMethod)", r";\n")
+        + r"[^;\n]*?\|\s*+(?:iex|Invoke-Expression)\b"
     ),
-    re.compile(r"(?i)\b(?:iex|Invoke-Expression)\b[^;\n]*\.DownloadString\s*\("),
+    re.compile(
+        "(?i)"
+        + _first_in_segment(r"(?:iex|Invoke-Expression)", r";\n")
+        + r"[^;\n]*?\.DownloadString\s*+\("
+    ),
 )
 
+# `\s*[= ]\s*` (a space or `=` between any blanks) without its three ways to split one run of
+# blanks: blanks then `=` then blanks, or a run of blanks holding a space.
+_EQUALS_OR_SPACE = r"(?:\s*+=\s*+|[^\S ]*+ \s*+)"
 TLS_OFF = (
     (re.compile(r"--no-check-certificate\b"), "wget --no-check-certificate"),
-    (re.compile(r"\bcurl\b[^\n;&|]*?\s(?:-[A-Za-z]*k[A-Za-z]*|--insecure)(?![\w-])"), "curl -k"),
-    (re.compile(r"\bGIT_SSL_NO_VERIFY\b"), "GIT_SSL_NO_VERIFY"),
-    (re.compile(r"(?i)\bhttp\.sslVerify\s*[= ]\s*[\"']?(?:false|0)\b"), "git http.sslVerify false"),
-    (re.compile(r"\bverify\s*=\s*False\b"), "verify=False"),
-    (re.compile(r"\bPYTHONHTTPSVERIFY\s*=\s*[\"']?0"), "PYTHONHTTPSVERIFY=0"),
     (
-        re.compile(r"\bNODE_TLS_REJECT_UNAUTHORIZED\s*=\s*[\"']?0"),
+        # `-[A-Za-z]*k[A-Za-z]*`: a run of letters holding a k, found without backtracking
+        re.compile(
+            _first_in_segment("curl", r"\n;&|")
+            + r"[^\n;&|]*?\s(?:-[A-Za-jl-z]*+k[A-Za-z]*+|--insecure)(?![\w-])"
+        ),
+        "curl -k",
+    ),
+    (re.compile(r"\bGIT_SSL_NO_VERIFY\b"), "GIT_SSL_NO_VERIFY"),
+    (
+        re.compile(rf"(?i)\bhttp\.sslVerify{_EQUALS_OR_SPACE}[\"']?(?:false|0)\b"),
+        "git http.sslVerify false",
+    ),
+    (re.compile(r"\bverify\s*+=\s*+False\b"), "verify=False"),
+    (re.compile(r"\bPYTHONHTTPSVERIFY\s*+=\s*+[\"']?0"), "PYTHONHTTPSVERIFY=0"),
+    (
+        re.compile(r"\bNODE_TLS_REJECT_UNAUTHORIZED\s*+=\s*+[\"']?0"),
         "NODE_TLS_REJECT_UNAUTHORIZED=0",
     ),
-    (re.compile(r"(?i)\bstrict[-_]ssl\b\s*[= ]\s*[\"']?false"), "strict-ssl false"),
+    (
+        re.compile(rf"(?i)\bstrict[-_]ssl\b{_EQUALS_OR_SPACE}[\"']?false"),
+        "strict-ssl false",
+    ),
     (re.compile(r"--trusted-host\b"), "pip --trusted-host"),
-    (re.compile(r"(?i)\bsslverify\s*=\s*(?:0|false|no)\b"), "sslverify off"),
-    (re.compile(r"(?i)Verify-(?:Peer|Host)\s+[\"']?false"), "apt Verify-Peer false"),
+    (re.compile(r"(?i)\bsslverify\s*+=\s*+(?:0|false|no)\b"), "sslverify off"),
+    (re.compile(r"(?i)Verify-(?:Peer|Host)\s++[\"']?false"), "apt Verify-Peer false"),
     (
         re.compile(r"--(?:insecure-skip-tls-verify|skip-tls-verify|tls-verify=false)\b"),
         "TLS verification skipped",
@@ -57,15 +103,25 @@ TLS_OFF = (
 
 SIGNATURES_OFF = (
     (re.compile(r"--allow-unauthenticated\b"), "apt-get --allow-unauthenticated"),
-    (re.compile(r"(?i)AllowUnauthenticated\s+[\"']?true"), "APT AllowUnauthenticated"),
+    (re.compile(r"(?i)AllowUnauthenticated\s++[\"']?true"), "APT AllowUnauthenticated"),
     (re.compile(r"--force-yes\b"), "apt-get --force-yes"),
     (re.compile(r"--allow-untrusted\b"), "apk --allow-untrusted"),
     (re.compile(r"--nogpgcheck\b"), "--nogpgcheck"),
-    (re.compile(r"(?i)\bgpgcheck\s*=\s*(?:0|false|no)\b"), "gpgcheck=0"),
+    (re.compile(r"(?i)\bgpgcheck\s*+=\s*+(?:0|false|no)\b"), "gpgcheck=0"),
     (re.compile(r"--nosignature\b"), "rpm --nosignature"),
 )
 
-_CHMOD = re.compile(r"\bchmod\s+((?:-[A-Za-z]+\s+)*)([0-7]{3,4}|[ugoa]*[+=][rwxXst]+)(?=\s|$)")
+_CHMOD = re.compile(
+    rf"\bchmod\s++((?:-[A-Za-z]++\s++){{0,{_CHAIN}}}+)([0-7]{{3,4}}|[ugoa]*+[+=][rwxXst]+)(?=\s|$)"
+)
+REMOTE_SOURCE = re.compile(r"(?i)(https?|git)://|git@")
+PYTHON = re.compile(r"python[0-9.]*")
+RPM_VERSION = re.compile(r"-\d")
+
+
+def _start(match: re.Match[str]) -> int:
+    """Where the evidence starts: the fetch word for the patterns that start at a segment."""
+    return match.start("at") if "at" in match.re.groupindex else match.start()
 
 
 def pipe_to_shell(text: str) -> list[Hit]:
@@ -76,7 +132,7 @@ def pipe_to_shell(text: str) -> list[Hit]:
                 (
                     "R001",
                     "downloads a script and runs it unverified (piped to a shell)",
-                    match.start(),
+                    _start(match),
                 )
             ]
     return []
@@ -87,7 +143,7 @@ def tls_disabled(text: str) -> list[Hit]:
     for pattern, what in TLS_OFF:
         match = pattern.search(text)
         if match:
-            hits.append(("R004", f"TLS certificate verification disabled ({what})", match.start()))
+            hits.append(("R004", f"TLS certificate verification disabled ({what})", _start(match)))
     for pattern, what in SIGNATURES_OFF:
         match = pattern.search(text)
         if match:
@@ -120,7 +176,7 @@ def remote_add(arguments: str, buildkit: bool) -> list[Hit]:
     if any(word.startswith("--checksum") for word in words):
         return []
     sources = [w for w in words[:-1] if not w.startswith("--")]
-    remote = next((w for w in sources if re.match(r"(?i)(https?|git)://|git@", w)), None)
+    remote = next((w for w in sources if REMOTE_SOURCE.match(w)), None)
     if remote is None:
         return []
     caveat = " (BuildKit does not record --checksum: it may have been given)" if buildkit else ""
@@ -234,16 +290,58 @@ def unpinned_installs(text: str) -> list[Hit]:
 _MANAGERS_KIND = {tool: kind for tool, (kind, _) in _MANAGERS.items()} | {"python -m pip": "pip"}
 
 
+# One piece of a shell word as shlex.split (POSIX mode, no comments) reads it: unquoted
+# characters, a backslash escape, a '…' or "…" string; or the blanks between words.
+_WORD_PART = re.compile(
+    r"""([^ \t\r\n'"\\]++)|\\(.)|'([^']*+)'|"((?:[^"\\]|\\.)*+)"|[ \t\r\n]++""", re.DOTALL
+)
+_QUOTED_ESCAPE = re.compile(r'\\([\\"])')  # inside "…", a backslash escapes only \ and "
+
+
+def shell_split(text: str) -> list[str]:
+    """`shlex.split(text)`, in time linear in the text (shlex's is quadratic in a word's
+    length); ValueError on an unclosed quote or a trailing backslash, as shlex."""
+    words: list[str] = []
+    word: list[str] = []
+    quoted = False  # '' and "" make a word of their own
+    at = 0
+    while at < len(text):
+        part = _WORD_PART.match(text, at)
+        if part is None:
+            raise ValueError("no closing quotation or no escaped character")
+        at = part.end()
+        plain, escaped, single, double = part.groups()
+        if plain is not None:
+            word.append(plain)
+        elif escaped is not None:
+            word.append(escaped)
+        elif single is not None:
+            word.append(single)
+            quoted = True
+        elif double is not None:
+            word.append(_QUOTED_ESCAPE.sub(r"\1", double))
+            quoted = True
+        elif word or quoted:
+            words.append("".join(word))
+            word, quoted = [], False
+    if word or quoted:
+        words.append("".join(word))
+    return words
+
+
 def _words(segment: str) -> list[str]:
     try:
-        words = shlex.split(segment)
+        words = shell_split(segment)
     except ValueError:
         words = segment.split()
-    while words and (
-        _ENV_ASSIGNMENT.match(words[0]) or words[0] in _PREFIXES or words[0].startswith("-")
+    first = 0  # an index, not `words = words[1:]`: that copies the list once per word
+    while first < len(words) and (
+        _ENV_ASSIGNMENT.match(words[first])
+        or words[first] in _PREFIXES
+        or words[first].startswith("-")
     ):
-        words = words[1:]
-    return words
+        first += 1
+    return words[first:]
 
 
 def _install(words: list[str]) -> tuple[str, list[str]] | None:
@@ -252,7 +350,7 @@ def _install(words: list[str]) -> tuple[str, list[str]] | None:
         return None
     tool = words[0].rsplit("/", 1)[-1]
     rest = words[1:]
-    if re.fullmatch(r"python[0-9.]*", tool) and rest[:2] == ["-m", "pip"]:
+    if PYTHON.fullmatch(tool) and rest[:2] == ["-m", "pip"]:
         tool, rest = "python -m pip", rest[2:]
     elif tool not in _MANAGERS:
         return None
@@ -283,6 +381,6 @@ def _pinned(kind: str, package: str) -> bool:
     if kind == "apk":
         return any(op in package for op in "=<>~")
     if kind == "yum":
-        return "=" in package or package.endswith(".rpm") or bool(re.search(r"-\d", package))
+        return "=" in package or package.endswith(".rpm") or bool(RPM_VERSION.search(package))
     # pip: an exact version, or a direct reference (`name @ url`, a wheel)
     return "==" in package or "@" in package or package.endswith((".whl", ".tar.gz", ".zip"))

@@ -29,29 +29,39 @@ class TokenFormat:
     prefix: int  # characters of public prefix kept when masking
 
 
+# Every pattern here runs over text from untrusted images, so each one takes time linear in the
+# text (issue 13): no two quantifiers can share characters (possessive `*+`, `++` where what
+# follows cannot extend the run), and where a failed attempt would be retried from each later
+# start inside the same run of characters (`-eyJ…-eyJ…`, `a.a.a…://`, `.-.-.-password`), the
+# pattern starts at the run's start and commits (atomically) to the run's first possible start:
+# a later one cannot succeed where it failed.
 TOKEN_FORMATS = (
     TokenFormat("AWS access key ID", re.compile(r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b"), 4),
     TokenFormat(
         "AWS secret access key",
         re.compile(
-            r"(?i)aws_?secret_?access_?key\s*[=:]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+            r"(?i)aws_?secret_?access_?key\s*+[=:]\s*+[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
         ),
         0,
     ),
-    TokenFormat("GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b"), 4),
-    TokenFormat("GitHub token", re.compile(r"\b(github_pat_[A-Za-z0-9_]{22,255})\b"), 11),
+    TokenFormat("GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}+)\b"), 4),
+    TokenFormat("GitHub token", re.compile(r"\b(github_pat_[A-Za-z0-9_]{22,255}+)\b"), 11),
     TokenFormat("GitLab token", re.compile(r"\b(gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_\-]{20,})"), 6),
     TokenFormat("Slack token", re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})"), 5),
     TokenFormat(
         "Slack webhook URL",
         re.compile(
-            r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)"
+            r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]++/B[A-Za-z0-9_]++/[A-Za-z0-9_]++)"
         ),
         33,
     ),
     TokenFormat(
         "JSON Web Token",
-        re.compile(r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"),
+        # `\beyJ` also starts after a `-` inside a run of [A-Za-z0-9_-]: only its first counts
+        re.compile(
+            r"(?<![A-Za-z0-9_-])(?>[A-Za-z0-9_-]*?(?=\beyJ))"
+            r"(eyJ[A-Za-z0-9_-]{8,}+\.eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+)"
+        ),
         3,
     ),
     TokenFormat("Google API key", re.compile(r"\b(AIza[0-9A-Za-z_\-]{35})"), 4),
@@ -62,7 +72,7 @@ TOKEN_FORMATS = (
 
 PRIVATE_KEY = re.compile(
     r"-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:[^-]|-(?!----END))*(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)?"
+    r"(?:[^-]|-(?!----END))*+(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)?"
 )
 
 # A name that says its value is a secret: a word of it (split at _ . -) is one of these.
@@ -98,14 +108,22 @@ _PLACEHOLDERS = frozenset(
         "todo",
     }
 )
-# `password=…`, `--token …`, `API_KEY: …` inside a command.
+# `password=…`, `--token …`, `API_KEY: …` inside a command. The name is a whole run of
+# [A-Za-z0-9_.-] holding one of the words (what follows it cannot be one of those characters);
+# it starts where the run starts, and the first word in it is committed to: one run is scanned
+# once, however many words or starts (after a `.` or `-`) it holds.
 ASSIGNMENT = re.compile(
-    r"(?i)(?<![A-Za-z0-9_])(?:--?)?([A-Za-z0-9_.\-]*"
-    r"(?:pass(?:word|wd)|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|client[_\-]?secret)"
-    r"[A-Za-z0-9_.\-]*)(?:\s*[=:]\s*|\s+(?=[\"'A-Za-z0-9]))"
+    r"(?i)(?<![A-Za-z0-9_.\-])(?:--?)?((?>[A-Za-z0-9_.\-]*?"
+    r"(?:pass(?:word|wd)|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|client[_\-]?secret))"
+    r"[A-Za-z0-9_.\-]*+)(?:\s*[=:]\s*|\s+(?=[\"'A-Za-z0-9]))"
     r"(?:\"([^\"\n]*)\"|'([^'\n]*)'|([^\s;&|'\"`)]+))"
 )
-URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^/\s:@$]+):([^/\s@]+)@", re.IGNORECASE)
+# `scheme://user:password@`: the scheme (`\b[a-z][a-z0-9+.-]*`) from the first place in its run
+# of [a-z0-9+.-] where it may start.
+URL_CREDENTIALS = re.compile(
+    r"(?<![a-z0-9+.\-])(?>[a-z0-9+.\-]*?\b[a-z])[a-z0-9+.\-]*+://([^/\s:@$]++):([^/\s@]++)@",
+    re.IGNORECASE,
+)
 
 
 def secret_name(name: str) -> bool:
@@ -200,18 +218,38 @@ def find_assignments(text: str) -> list[Secret]:
 
 
 class Redactor:
-    """Masks every secret value found in an image, wherever it appears."""
+    """Masks every secret value found in an image, wherever it appears.
+
+    Each finding masks its step's whole text, so one text is masked once per finding: the
+    results are kept (a few texts at a time), or many secrets in one long step would cost
+    secrets x findings x length."""
+
+    CACHED_TEXTS = 16
 
     def __init__(self, secrets: Iterable[Secret] = ()):
         self._masks: dict[str, str] = {}
+        self._order: list[str] | None = None  # values, longest first
+        self._done: dict[str, str] = {}
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: Secret) -> None:
         if len(secret.value) >= 3:  # a one- or two-character "secret" would mask half the text
             self._masks.setdefault(secret.value, secret.masked)
+            self._order = None
+            self._done.clear()
 
     def __call__(self, text: str) -> str:
-        for value in sorted(self._masks, key=len, reverse=True):
-            text = text.replace(value, self._masks[value])
-        return text
+        done = self._done.get(text)
+        if done is not None:
+            return done
+        if self._order is None:
+            self._order = sorted(self._masks, key=len, reverse=True)
+        masked = text
+        for value in self._order:
+            if value in masked:
+                masked = masked.replace(value, self._masks[value])
+        if len(self._done) >= self.CACHED_TEXTS:
+            self._done.pop(next(iter(self._done)))
+        self._done[text] = masked
+        return masked

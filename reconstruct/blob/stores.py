@@ -12,6 +12,15 @@ from .digests import check_digest
 from .files import MAX_METADATA_BYTES, BlobLocation, read_small_file
 
 
+def modified_time(seconds: float) -> datetime | None:
+    """A file's mtime as a UTC datetime; None when it is outside what a datetime holds (a
+    filesystem like tmpfs keeps any 64-bit time a writer sets)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     size: int
@@ -88,8 +97,7 @@ class DirectoryBlobStore(BlobStore):
             info = path.stat()
         except OSError:
             return None
-        modified = datetime.fromtimestamp(info.st_mtime, UTC) if self.keep_mtime else None
-        return BlobInfo(info.st_size, modified)
+        return BlobInfo(info.st_size, modified_time(info.st_mtime) if self.keep_mtime else None)
 
     def read(self, digest: str) -> bytes | None:
         path = self.path(digest)

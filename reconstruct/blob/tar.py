@@ -39,12 +39,14 @@ from .tarformat import (
     BLOCK,
     JSON_MEMBER_LIMIT,
     MAX_LINK_HOPS,
+    TRAILER_LIMIT,
     ChunkReader,
     FileReader,
     Member,
     MemberObserver,
     Stopped,
     StopWhen,
+    TrailerTooLong,
     clean_name,
     pread_all,
     scan,
@@ -283,14 +285,37 @@ def _index_stream(
     if compression is None:
         head = _read_up_to(read, BLOCK)
         compression = _kind(head, label)
-    raw = _prefixed(head, read)
+    raw = _AfterEnd(_prefixed(head, read))
     if compression == "tar":
-        chunks = _raw_chunks(raw)
+        chunks = _raw_chunks(raw.read)
         compression = None
     else:
-        chunks = inflate_chunks(compression, raw, label)
-    members, kept = scan(ChunkReader(chunks), label, keep_json=True, observe=observe, stop=stop)
+        chunks = inflate_chunks(compression, raw.read, label)
+    reader = ChunkReader(chunks, at_end=raw.start)
+    members, kept = scan(reader, label, keep_json=True, observe=observe, stop=stop)
     return TarIndex(label, members, kept, compression, None)
+
+
+class _AfterEnd:
+    """A stream's raw input, counted once the tar end marker has been read (`start`): past
+    TRAILER_LIMIT more bytes, reading raises TrailerTooLong. What inflates to nothing (zero
+    bytes after a gzip member, `cat x.tar.gz /dev/zero |`; empty members; skippable zstd
+    frames) would otherwise be read for ever."""
+
+    def __init__(self, read: Callable[[int], bytes]):
+        self._read = read
+        self._left: int | None = None
+
+    def start(self) -> None:
+        self._left = TRAILER_LIMIT
+
+    def read(self, size: int) -> bytes:
+        data = self._read(size)
+        if self._left is not None:
+            self._left -= len(data)
+            if self._left < 0:
+                raise TrailerTooLong
+        return data
 
 
 def read_stream_until(

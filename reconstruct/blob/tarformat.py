@@ -333,11 +333,15 @@ class _Headers:
     def _count_extended(self, size: int, at: int) -> None:
         self.extended += 1
         self.extended_data += size
-        if self.extended > MAX_EXTENDED or self.extended_data > MAX_EXTENDED_DATA:
+        if self.extended > MAX_EXTENDED:
             raise SourceError(
-                f"{self.label} holds more than {MAX_EXTENDED} extended headers or "
-                f"{MAX_EXTENDED_DATA // (1024 * 1024)} MiB of them (at byte {at}): too many "
-                "for an image archive"
+                f"{self.label} holds more than {MAX_EXTENDED} extended headers (at byte {at}): "
+                "too many for an image archive"
+            )
+        if self.extended_data > MAX_EXTENDED_DATA:
+            raise SourceError(
+                f"{self.label} holds more than {MAX_EXTENDED_DATA // (1024 * 1024)} MiB of "
+                f"extended headers (at byte {at}): too much for an image archive"
             )
 
     def _sparse_map(self, at: int) -> None:

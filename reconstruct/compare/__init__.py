@@ -3,11 +3,24 @@
 Steps are aligned in order (difflib on normalized instructions: steps repeat and timestamps are
 not monotonic, so never a set comparison). A field one side cannot know (None) is `unknown`,
 never a difference.
+
+Alignment is bounded by the inputs' size, however hostile. The common end of the two lists
+(and their common start, except against a Dockerfile, whose first instruction follows the base
+image's steps) is paired first, in one pass; difflib aligns only what is left, and is stopped
+once one comparison, all its images together, has made ALIGNMENT_BUDGET element comparisons
+(difflib's worst case grows with the cube of the lists' length: 2,000 repeated steps against
+2,000 alternating ones take it minutes). What is left then is paired by position, as difflib
+pairs a replaced block, equal keys `matched` and the rest `differing` or on one side only, and
+the platform's `notes` say so: the result still says whether, and where, the images differ;
+only the pairing inside that stretch is no longer the closest one. Real images never get there:
+their histories are a few hundred steps and align in well under a million comparisons.
 """
 
 from __future__ import annotations
 
 import difflib
+from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +30,8 @@ from ..model import BASE_NAME_ANNOTATION, Image, Index, Platform, Target
 from ..text import parse_date, platform_string
 
 EQUAL, DIFFER, UNKNOWN = "equal", "differ", "unknown"
+# Element comparisons difflib may make in one comparison (about a second of work); see above.
+ALIGNMENT_BUDGET = 10_000_000
 
 
 @dataclass
@@ -52,6 +67,7 @@ class PlatformComparison:
     fields: list[Field] = field(default_factory=list)
     steps: list[Pair] = field(default_factory=list)
     layers: list[Pair] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the comparison was made, when it matters
 
     @property
     def differs(self) -> bool:
@@ -102,6 +118,7 @@ def _family(platform: Platform) -> tuple:
 
 def compare(a: Target, b: Target) -> Comparison:
     result = Comparison()
+    budget = _Budget(ALIGNMENT_BUDGET)
     if not (_is_dockerfile(a) or _is_dockerfile(b)):
         result.fields.append(compare_field("digest", _root_digest(a.root), _root_digest(b.root)))
     left, right = _images(a), _images(b)
@@ -117,30 +134,40 @@ def compare(a: Target, b: Target) -> Comparison:
                 else (platform_string(platform), "Dockerfile")
             )
             result.platforms.append(
-                _compare_images(*pair, *names, dockerfile_side="a" if _is_dockerfile(a) else "b")
+                _compare_images(
+                    *pair, *names, budget, dockerfile_side="a" if _is_dockerfile(a) else "b"
+                )
             )
         return result
-    unmatched_b = list(range(len(right)))
-    pairs: list[tuple[int | None, int | None]] = []
-    for matcher in (platform_string, _family):
-        for i, (platform, _) in enumerate(left):
-            if any(p[0] == i for p in pairs):
-                continue
-            hit = next((j for j in unmatched_b if matcher(right[j][0]) == matcher(platform)), None)
-            if hit is not None:
-                unmatched_b.remove(hit)
-                pairs.append((i, hit))
-    paired_a = {i for i, _ in pairs}
-    pairs += [(i, None) for i in range(len(left)) if i not in paired_a]
-    pairs += [(None, j) for j in unmatched_b]
-    pairs.sort(key=lambda p: p[0] if p[0] is not None else len(left) + (p[1] or 0))
-    for i, j in pairs:
+    for i, j in _pair_platforms(left, right):
         pa = platform_string(left[i][0]) if i is not None else None
         pb = platform_string(right[j][0]) if j is not None else None
         ia = left[i][1] if i is not None else None
         ib = right[j][1] if j is not None else None
-        result.platforms.append(_compare_images(ia, ib, pa, pb))
+        result.platforms.append(_compare_images(ia, ib, pa, pb, budget))
     return result
+
+
+def _pair_platforms(left: list, right: list) -> list[tuple[int | None, int | None]]:
+    """Each image of A with the first unpaired image of B of the same platform string, then of
+    the same family; in A's order, then B's unpaired ones. Linear (a document may hold
+    thousands of images)."""
+    paired: dict[int, int] = {}
+    unmatched_b = dict.fromkeys(range(len(right)))  # ordered, O(1) removal
+    for matcher in (platform_string, _family):
+        waiting: dict[Any, deque[int]] = {}
+        for j in unmatched_b:
+            waiting.setdefault(matcher(right[j][0]), deque()).append(j)
+        for i, (platform, _) in enumerate(left):
+            if i in paired:
+                continue
+            candidates = waiting.get(matcher(platform))
+            if candidates:
+                hit = candidates.popleft()
+                del unmatched_b[hit]
+                paired[i] = hit
+    pairs: list[tuple[int | None, int | None]] = [(i, paired.get(i)) for i in range(len(left))]
+    return pairs + [(None, j) for j in unmatched_b]
 
 
 def _root_digest(root: Image | Index) -> str | None:
@@ -152,9 +179,11 @@ def _compare_images(
     b: Image | None,
     platform_a: str | None,
     platform_b: str | None,
+    budget: _Budget | None = None,
     dockerfile_side: str | None = None,
 ) -> PlatformComparison:
     result = PlatformComparison(platform_a, platform_b)
+    budget = budget or _Budget(ALIGNMENT_BUDGET)
     if a is None or b is None:
         if platform_a is not None and platform_b is not None:
             result.fields.append(Field("present", UNKNOWN, a is not None, b is not None))
@@ -172,9 +201,9 @@ def _compare_images(
             ("Total Size", lambda i: i.total_size),
         ):
             result.fields.append(compare_field(name, getter(a), getter(b)))
-    result.steps = _align_steps(a, b, dockerfile_side)
+    result.steps = _align_steps(a, b, dockerfile_side, budget, result.notes)
     if dockerfile_side is None:
-        result.layers = _align_layers(a, b)
+        result.layers = _align_layers(a, b, budget, result.notes)
     return result
 
 
@@ -199,18 +228,22 @@ def _unexpanded_keys(dockerfile: Image, keys: list[str], other: list[str]) -> li
     return chosen
 
 
-def _align_steps(a: Image, b: Image, dockerfile_side: str | None) -> list[Pair]:
+def _align_steps(
+    a: Image, b: Image, dockerfile_side: str | None, budget: _Budget, notes: list[str]
+) -> list[Pair]:
     keys_a, keys_b = _step_keys(a), _step_keys(b)
     if dockerfile_side == "a":
         keys_a = _unexpanded_keys(a, keys_a, keys_b)
     elif dockerfile_side == "b":
         keys_b = _unexpanded_keys(b, keys_b, keys_a)
     pairs: list[Pair] = []
-    matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+    # Against a Dockerfile, the image's first steps are its base's: no common start is paired.
+    opcodes = _opcodes(keys_a, keys_b, budget, notes, "steps", start=dockerfile_side is None)
+    for tag, a0, a1, b0, b1 in opcodes:
         if tag == "equal":
             for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
-                pairs.append(Pair("matched", i, j, keys_a[i], keys_b[j], _step_fields(a, b, i, j)))
+                # (one str for both sides: the pairs outlive B's keys)
+                pairs.append(Pair("matched", i, j, keys_a[i], keys_a[i], _step_fields(a, b, i, j)))
             continue
         # In a replaced block, pair the tails (a changed line sits where its original was);
         # what is left over exists on one side only.
@@ -218,10 +251,82 @@ def _align_steps(a: Image, b: Image, dockerfile_side: str | None) -> list[Pair]:
         pairs += [Pair("only_a", i, None, keys_a[i]) for i in range(a0, a1 - common)]
         pairs += [Pair("only_b", None, j, None, keys_b[j]) for j in range(b0, b1 - common)]
         for i, j in zip(range(a1 - common, a1), range(b1 - common, b1), strict=True):
-            pairs.append(Pair("differing", i, j, keys_a[i], keys_b[j], _step_fields(a, b, i, j)))
+            # (equal keys only where the block was paired by position: difflib's have none)
+            status = "matched" if keys_a[i] == keys_b[j] else "differing"
+            pairs.append(Pair(status, i, j, keys_a[i], keys_b[j], _step_fields(a, b, i, j)))
     if dockerfile_side is not None:
         _mark_base(pairs, image_side="b" if dockerfile_side == "a" else "a")
     return pairs
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _Budget:
+    """The element comparisons difflib may still make in this comparison."""
+
+    def __init__(self, left: int):
+        self.left = left
+
+    def spend(self, count: int) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise _OverBudget
+
+
+class _BoundedMatcher(difflib.SequenceMatcher):
+    """difflib's matcher, charging the budget before each search for the longest match with
+    exactly the iterations of its inner loop (for each `a[i]` of the range, the positions of
+    that element in `b` below `bhi`), and stopped (_OverBudget) when they run out."""
+
+    def __init__(self, a: list[str], b: list[str], budget: _Budget):
+        self.budget = budget
+        super().__init__(a=a, b=b, autojunk=False)
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(self.a) if ahi is None else ahi
+        bhi = len(self.b) if bhi is None else bhi
+        b2j, a, empty = self.b2j, self.a, ()
+        self.budget.spend(
+            ahi - alo + sum(bisect_left(b2j.get(a[i], empty), bhi) for i in range(alo, ahi))
+        )
+        return super().find_longest_match(alo, ahi, blo, bhi)
+
+
+def _opcodes(
+    a: list[str], b: list[str], budget: _Budget, notes: list[str], what: str, start: bool = True
+) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes for `a` → `b`, within the budget (see the module's docstring)."""
+    head = 0
+    if start:
+        limit = min(len(a), len(b))
+        while head < limit and a[head] == b[head]:
+            head += 1
+    tail = 0
+    limit = min(len(a), len(b)) - head
+    while tail < limit and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    a1, b1 = len(a) - tail, len(b) - tail
+    opcodes: list[tuple[str, int, int, int, int]] = []
+    if head:
+        opcodes.append(("equal", 0, head, 0, head))
+    if head < a1 or head < b1:
+        try:
+            matcher = _BoundedMatcher(a[head:a1], b[head:b1], budget)
+            for tag, i0, i1, j0, j1 in matcher.get_opcodes():
+                opcodes.append((tag, head + i0, head + i1, head + j0, head + j1))
+        except _OverBudget:  # raised before any opcode was given
+            kind = "replace" if head < a1 and head < b1 else ("delete" if head < a1 else "insert")
+            opcodes.append((kind, head, a1, head, b1))
+            notes.append(
+                f"{what}: {a1 - head} of A and {b1 - head} of B (after {head} equal at the start "
+                f"and {tail} at the end) paired by position: aligning them by content would "
+                f"take over {ALIGNMENT_BUDGET} comparisons"
+            )
+    if tail:
+        opcodes.append(("equal", a1, len(a), b1, len(b)))
+    return opcodes
 
 
 def _mark_base(pairs: list[Pair], image_side: str) -> None:
@@ -241,7 +346,7 @@ def _step_fields(a: Image, b: Image, i: int, j: int) -> list[Field]:
     return [field_]
 
 
-def _align_layers(a: Image, b: Image) -> list[Pair]:
+def _align_layers(a: Image, b: Image, budget: _Budget, notes: list[str]) -> list[Pair]:
     digests_a = [layer.digest or layer.diff_id or f"?{n}" for n, layer in enumerate(a.layers)]
     digests_b = [layer.digest or layer.diff_id or f"?{n}" for n, layer in enumerate(b.layers)]
     pairs: list[Pair] = []
@@ -249,7 +354,7 @@ def _align_layers(a: Image, b: Image) -> list[Pair]:
         # One side knows no compressed digest (an engine, a bare config): compare by position.
         opcodes = [("replace", 0, len(digests_a), 0, len(digests_b))]
     else:
-        opcodes = difflib.SequenceMatcher(a=digests_a, b=digests_b, autojunk=False).get_opcodes()
+        opcodes = _opcodes(digests_a, digests_b, budget, notes, "layers")
     for tag, a0, a1, b0, b1 in opcodes:
         for offset in range(max(a1 - a0, b1 - b0)):
             i = a0 + offset if a0 + offset < a1 else None

@@ -8,6 +8,7 @@ os.version.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from ..history import image_instructions
@@ -56,11 +57,41 @@ def _common_prefix(left: list, right: list) -> int:
     return count
 
 
-def _same_platform(a: Platform, b: Platform) -> bool:
-    return (a.os or "linux", a.architecture or "amd64") == (
-        b.os or "linux",
-        b.architecture or "amd64",
-    )
+@dataclass
+class _Prepared:
+    """One image of a candidate, its keys and layer ids computed once."""
+
+    platform: str
+    keys: list[str]
+    layers: list[str | None]
+
+
+# Per candidate (by id, dropped with it): its images grouped by os/architecture. `match` is
+# called once per image of the other side; keys computed once per pair made `base` of two
+# documents of a thousand images each take most of a minute.
+_PREPARED: dict[int, dict[tuple[str, str], list[_Prepared]]] = {}
+
+
+def _os_arch(platform: Platform) -> tuple[str, str]:
+    return platform.os or "linux", platform.architecture or "amd64"
+
+
+def _prepared(candidate: Target) -> dict[tuple[str, str], list[_Prepared]]:
+    found = _PREPARED.get(id(candidate))
+    if found is None:
+        found = {}
+        for section in candidate.sections():
+            if section.image is not None:
+                found.setdefault(_os_arch(section.platform), []).append(
+                    _Prepared(
+                        platform_string(section.platform),
+                        _keys(section.image),
+                        _layer_ids(section.image),
+                    )
+                )
+        _PREPARED[id(candidate)] = found
+        weakref.finalize(candidate, _PREPARED.pop, id(candidate), None)
+    return found
 
 
 def match(image: Image, platform: Platform, candidate: Target, label: str) -> BaseMatch | None:
@@ -68,31 +99,30 @@ def match(image: Image, platform: Platform, candidate: Target, label: str) -> Ba
     best = None
     keys = _keys(image)
     layers_a = _layer_ids(image)
-    for section in candidate.sections():
-        other = section.image
-        if other is None or not _same_platform(section.platform, platform):
-            continue
-        layers_b = _layer_ids(other)
+    for other in _prepared(candidate).get(_os_arch(platform), []):
+        layers_b = other.layers
         known = bool(layers_b) and all(layers_a) and all(layers_b)
         found = BaseMatch(
             candidate=label,
-            platform=platform_string(section.platform),
-            common_steps=_common_prefix(keys, _keys(other)),
-            candidate_steps=len(other.steps),
+            platform=other.platform,
+            common_steps=_common_prefix(keys, other.keys),
+            candidate_steps=len(other.keys),
             common_layers=_common_prefix(layers_a, layers_b) if known else 0,
             candidate_layers=len(layers_b),
             layers_known=known,
         )
-        if best is None or rank([found, best])[0] is found:
+        if best is None or _order(found) <= _order(best):  # as rank: the later of equals
             best = found
     return best
 
 
 def rank(matches: list[BaseMatch]) -> list[BaseMatch]:
     """Bases first, the one covering most of the image first."""
-    return sorted(
-        matches, key=lambda m: (not m.is_base, -m.common_steps, -m.common_layers, m.candidate)
-    )
+    return sorted(matches, key=_order)
+
+
+def _order(m: BaseMatch) -> tuple:
+    return (not m.is_base, -m.common_steps, -m.common_layers, m.candidate)
 
 
 def windows_base(image: Image) -> WindowsBase | None:

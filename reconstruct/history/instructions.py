@@ -29,6 +29,9 @@ class Instruction:
 
 
 WINDOWS_DEFAULT_SHELL = ("cmd", "/S", "/C")
+# Earlier SHELL steps whose prefixes later steps may carry: a Dockerfile has a few; the most
+# recent distinct ones are kept, so 10,000 SHELL steps cost 10,000 steps, not 10,000 squared.
+MAX_EARLIER_SHELLS = 32
 
 
 def parse_instruction(
@@ -89,14 +92,17 @@ def parse_instruction(
 def image_instructions(image: Image) -> list[Instruction]:
     """Every step of `image` as an Instruction, each SHELL step's shell known to later steps."""
     windows = image.platform.os == "windows"
-    shells: list[str] = []
+    shells: dict[str, None] = {}  # distinct, oldest first
     found = []
     for step in image.steps:
         instruction = parse_instruction(step.created_by, image.shell, windows, tuple(shells))
         if instruction.keyword == "SHELL":
             # Go printed `[a b c]`: joined by spaces, exactly the prefix later steps carry
             arguments = instruction.arguments.strip()
-            shells.append(arguments[1:-1] if arguments.startswith("[") else arguments)
+            shell = arguments[1:-1] if arguments.startswith("[") else arguments
+            shells.setdefault(shell, None)  # the first of equal prefixes matches, as before
+            if len(shells) > MAX_EARLIER_SHELLS:
+                del shells[next(iter(shells))]
         found.append(instruction)
     return found
 

@@ -13,6 +13,7 @@ import json
 import re
 import shlex
 
+from ..jsondoc import load_json
 from . import Instruction
 
 _GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -29,7 +30,7 @@ def json_list(text: str) -> list[str] | None:
     """`["a","b"]` or Go's `["a" "b"]` as a list; None when it is neither."""
     text = text.strip()
     try:
-        value = json.loads(text)
+        value = load_json(text)
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return value
     except ValueError:
@@ -38,7 +39,7 @@ def json_list(text: str) -> list[str] | None:
         items = _GO_STRING.findall(text)
         if items and _GO_STRING.sub("", text[1:-1]).strip() == "":
             try:
-                return [json.loads(f'"{item}"') for item in items]
+                return [load_json(f'"{item}"') for item in items]
             except ValueError:
                 return None
     return None

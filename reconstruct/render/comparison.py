@@ -84,6 +84,7 @@ def _platform(platform: PlatformComparison) -> list[str]:
     out += [_field_line(f, "  ") for f in differing]
     if unknown:
         out.append("  unknown: " + ", ".join(unknown))
+    out += [f"  note: {note}" for note in platform.notes]
     out.append("  steps: " + _summary(platform.steps))
     for pair in platform.steps:
         if pair.status == "matched" and not pair.differs:

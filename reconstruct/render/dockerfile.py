@@ -162,7 +162,7 @@ def _healthcheck_lines(arguments: str) -> list[str]:
     match = re.match(r"&\{(\[.*?\]) ((?:\"[^\"]*\" ?)*)(?:'\\x([0-9a-f]{2})'|(\d+))?\}", arguments)
     if not match:
         return [f"HEALTHCHECK {arguments}"]
-    test = json.loads(_json_list(match.group(1)) or "[]")
+    test = json_list(match.group(1)) or []
     options = []
     for flag, value in zip(
         ("interval", "timeout", "start-period", "start-interval"),

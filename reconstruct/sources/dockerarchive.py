@@ -21,7 +21,6 @@ archive plain or gzip/zstd/xz/bzip2-compressed:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +28,13 @@ from typing import Any
 
 from ..blob.digests import BLOB_MEMBER
 from ..blob.tar import MemberObserver, TarBlobStore, TarIndex
+from ..jsondoc import JSONProblem, load_json
 from ..model import Image, Reference, Target
 from ..refs import display_name, report_label, split_reference
 from .base import Capabilities, Source, SourceError
 from .ocilayout import layout_references, layout_target
 from .partial import (
+    MAX_INDEX_DEPTH,
     as_list,
     image_from_config,
     image_from_manifest,
@@ -52,7 +53,8 @@ GZIP_SUFFIXES = (".tar.gz", ".tgz")
 HEX_NAME = re.compile(r"^(?:.*/)?([0-9a-f]{64})(\.tar|\.tar\.gz|\.tgz)?$")
 # The OCI manifest that names a manifest.json config is searched among blobs up to this size.
 MANIFEST_SEARCH_LIMIT = 256 * 1024
-MAX_INDEX_DEPTH = 8
+# `docker save` of every image of a big host lists a few hundred; beyond this, refused.
+MAX_MANIFEST_ENTRIES = 10_000
 
 
 @dataclass
@@ -100,7 +102,10 @@ class DockerArchiveSource(Source):
         self.entries = _manifest_entries(manifest_data, self.label) if manifest_data else []
         self.index = parse_json(index_data, f"{self.label}: index.json") if index_data else None
         self._choices: list[_Choice] | None = None
+        self._by_reference: dict[int, _Choice] = {}
         self._configs: dict[str, tuple[bytes, str]] = {}
+        # config digest → the first OCI manifest among the blobs naming it; built on first use
+        self._manifests: dict[str, tuple[str, dict[str, Any], int]] | None = None
 
     # --- listing --------------------------------------------------------------------------
 
@@ -114,9 +119,10 @@ class DockerArchiveSource(Source):
             tags = self._repositories()
             if self.index is not None:
                 familiar = self._repo_tag_names()
+                visited: set[str] = set()  # blobs read once for all entries together
                 for reference, descriptor in layout_references(self.index):
                     choices.append(_Choice(_as_repo_tag(reference, familiar)))
-                    covered |= self._configs_below(descriptor, 0)
+                    covered |= self._configs_below(descriptor, 0, visited)
             for entry in self.entries:
                 _, digest = self._config(entry)
                 # by the digest its member name spells too: an edited config still is the
@@ -126,11 +132,18 @@ class DockerArchiveSource(Source):
                         _Choice(ref, entry) for ref in _entry_references(entry, digest, tags)
                     )
             self._choices = choices
+            self._by_reference = {id(choice.reference): choice for choice in choices}
         return self._choices
 
     def get(self, selector: str | None = None) -> Target:
-        reference = self.select(selector)
-        choice = next(c for c in self.choices() if c.reference is reference)
+        return self.get_reference(self.select(selector))
+
+    def get_reference(self, reference: Reference) -> Target:
+        """One of `references()`, found by identity: `show --all` asks for each in turn."""
+        self.choices()
+        choice = self._by_reference.get(id(reference))
+        if choice is None or choice.reference is not reference:
+            return self.get(reference.selector or reference.digest)
         if choice.entry is None:
             assert self.index is not None
             return layout_target(self.store, self.index, reference, self.transport)
@@ -239,34 +252,51 @@ class DockerArchiveSource(Source):
         """The OCI manifest among the blobs that names this config (Docker ≥ 25 saves)."""
         if self.index is None:
             return None
+        if self._manifests is None:
+            self._manifests = self._manifests_by_config()
+        return self._manifests.get(config_digest)
+
+    def _manifests_by_config(self) -> dict[str, tuple[str, dict[str, Any], int]]:
+        """Every OCI manifest among the blobs, by the config digest it names (the first one
+        in archive order for each): one pass over the blobs, whatever the number of entries."""
+        found: dict[str, tuple[str, dict[str, Any], int]] = {}
         for member in self.tar.files("blobs/"):
             match = BLOB_MEMBER.match(member.name)
             if not match or member.size > MANIFEST_SEARCH_LIMIT:
                 continue
             try:
                 data = self.tar.read(member.name)
-                document = json.loads(data or b"")
+                document = load_json(data or b"")
             except (SourceError, ValueError):
                 continue  # a layer, or a blob not kept while streaming
             if not isinstance(document, dict) or kind_of(document) != "manifest":
                 continue
             config = document.get("config")
-            if isinstance(config, dict) and config.get("digest") == config_digest:
-                return f"{match.group(1)}:{match.group(2)}", document, member.size
-        return None
+            digest = config.get("digest") if isinstance(config, dict) else None
+            if isinstance(digest, str) and digest not in found:
+                found[digest] = (f"{match.group(1)}:{match.group(2)}", document, member.size)
+        return found
 
-    def _configs_below(self, descriptor: dict[str, Any], depth: int) -> set[str]:
-        """Config digests an index.json entry leads to (present blobs only)."""
+    def _configs_below(
+        self, descriptor: dict[str, Any], depth: int, visited: set[str] | None = None
+    ) -> set[str]:
+        """Config digests an index.json entry leads to (present blobs only); each blob is read
+        once however many indexes list it, so a fan-out of indexes costs its size, not its
+        paths."""
+        visited = set() if visited is None else visited
         digest = descriptor.get("digest")
-        data = self.store.read(digest) if isinstance(digest, str) else None
-        if data is None or depth > MAX_INDEX_DEPTH:
+        if not isinstance(digest, str) or digest in visited or depth > MAX_INDEX_DEPTH:
+            return set()
+        visited.add(digest)
+        data = self.store.read(digest)
+        if data is None:
             return set()
         document = parse_json(data, f"{self.label}: blob {digest}")
         if kind_of(document) == "index":
             found: set[str] = set()
             for child in as_list(document.get("manifests")):
                 if isinstance(child, dict):
-                    found |= self._configs_below(child, depth + 1)
+                    found |= self._configs_below(child, depth + 1, visited)
             return found
         config = document.get("config")
         if isinstance(config, dict) and isinstance(config.get("digest"), str):
@@ -279,7 +309,7 @@ class DockerArchiveSource(Source):
         if data is None:
             return {}
         try:
-            document = json.loads(data)
+            document = load_json(data)
         except ValueError:
             return {}  # only a fallback for tags: an unreadable one is not worth refusing
         if not isinstance(document, dict):
@@ -293,13 +323,18 @@ class DockerArchiveSource(Source):
 
 def _manifest_entries(data: bytes, label: str) -> list[ManifestEntry]:
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as error:
+        document = load_json(data)
+    except JSONProblem as error:
         raise SourceError(f"{label}: manifest.json is not valid JSON ({error})") from None
     if document is None:
         return []
     if not isinstance(document, list):
         raise SourceError(f"{label}: manifest.json is not a list of images")
+    if len(document) > MAX_MANIFEST_ENTRIES:
+        raise SourceError(
+            f"{label}: manifest.json lists {len(document)} images, more than the "
+            f"{MAX_MANIFEST_ENTRIES} an archive may hold"
+        )
     entries = []
     for item in document:
         item = item if isinstance(item, dict) else {}

@@ -26,7 +26,6 @@ dangling images (no name, not the parent of another image) by Image ID.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 from ..blob.contained import InputPath
 from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
+from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
 from ..refs import report_label, repositories_key, split_reference
 from .base import Source, SourceError, matches_selector
@@ -128,7 +128,7 @@ class Driver:
         if text is None:
             return []
         try:
-            value = json.loads(text)
+            value = load_json(text)
         except ValueError:
             raise SourceError(f"{path} is not valid JSON") from None
         if not isinstance(value, list):

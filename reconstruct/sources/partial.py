@@ -6,12 +6,13 @@ Image. No store-specific knowledge lives here.
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..blob.digests import check_digest, sha256_digest
 from ..blob.stores import BlobStore
 from ..history import link_layers
+from ..jsondoc import JSONProblem, load_json
 from ..model import (
     INDEX_MEDIA_TYPES,
     Image,
@@ -24,23 +25,26 @@ from ..model import (
 from .base import SourceError
 
 MAX_INDEX_DEPTH = 8
+# Index entries one graph may list, every level together. A multi-platform image with its
+# attestations lists a few dozen; an index is not a catalogue of thousands of images.
+MAX_GRAPH_ENTRIES = 10_000
+# Steps, layers and diff_ids one image may have. Docker refuses more than 127 layers, and the
+# longest real histories (Windows images, long-lived bases) hold a few hundred steps.
+MAX_IMAGE_ENTRIES = 10_000
+# Steps and layers of all the images one graph reaches, together: one manifest of 10,000
+# layers listed 10,000 times is small on disk and 10**8 objects in memory.
+MAX_GRAPH_ITEMS = 200_000
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
     """A JSON object, or a one-line SourceError naming `what` was unreadable."""
     try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SourceError(f"{what} is not valid JSON ({_first_line(error)})") from None
-    except RecursionError:
-        raise SourceError(f"{what} is nested too deeply to be JSON metadata") from None
+        value = load_json(data)
+    except JSONProblem as problem:
+        raise SourceError(f"{what} is not valid JSON ({problem})") from None
     if not isinstance(value, dict):
         raise SourceError(f"{what} is JSON but not an object")
     return value
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def kind_of(document: dict[str, Any]) -> str:
@@ -128,9 +132,18 @@ def layer_from_descriptor(value: Any) -> Layer:
     )
 
 
+def _bounded(values: list[Any], what: str) -> list[Any]:
+    if len(values) > MAX_IMAGE_ENTRIES:
+        raise SourceError(
+            f"{what} lists {len(values):,} entries; an image has at most {MAX_IMAGE_ENTRIES:,}"
+        )
+    return values
+
+
 def steps_from_history(history: Any) -> list[Step]:
     if not isinstance(history, list):
         return []
+    _bounded(history, "the config's history")
     steps = []
     for entry in history:
         entry = entry if isinstance(entry, dict) else {}
@@ -176,13 +189,18 @@ def image_from_config(
         if isinstance(settings.get("ExposedPorts"), dict)
         else None,
         volumes=sorted(settings["Volumes"]) if isinstance(settings.get("Volumes"), dict) else None,
-        diff_ids=[d for d in as_list(rootfs.get("diff_ids")) if isinstance(d, str)],
+        diff_ids=[
+            d
+            for d in _bounded(as_list(rootfs.get("diff_ids")), "the config's rootfs.diff_ids")
+            if isinstance(d, str)
+        ],
         steps=steps_from_history(config.get("history")),
     )
     if manifest is not None:
         image.manifest_media_type = _str(manifest.get("mediaType"))
         image.config_media_type = _str(as_dict(manifest.get("config")).get("mediaType"))
-        image.layers = [layer_from_descriptor(d) for d in as_list(manifest.get("layers"))]
+        layers = _bounded(as_list(manifest.get("layers")), "the manifest's layers")
+        image.layers = [layer_from_descriptor(d) for d in layers]
         image.annotations = _str_dict(manifest.get("annotations"))
     link_layers(image)
     return image
@@ -224,6 +242,32 @@ def image_from_manifest(
     return image
 
 
+@dataclass
+class IndexGraph:
+    """What one walk from a root has met: each index is expanded once (an index graph is a DAG,
+    and 10 entries naming one child index 8 levels down would otherwise be 10**8 paths), and
+    the entries of all its indexes together are bounded."""
+
+    indexes: set[str] = field(default_factory=set)
+    entries: int = 0
+    items: int = 0
+
+    def count(self, listed: int, digest: str | None) -> None:
+        self.entries += listed
+        if self.entries > MAX_GRAPH_ENTRIES:
+            raise SourceError(
+                f"the index graph at {digest or 'the root'} lists more than "
+                f"{MAX_GRAPH_ENTRIES:,} entries"
+            )
+
+    def count_items(self, image: Image) -> None:
+        self.items += len(image.steps) + len(image.layers)
+        if self.items > MAX_GRAPH_ITEMS:
+            raise SourceError(
+                f"the images below one index hold more than {MAX_GRAPH_ITEMS:,} steps and layers"
+            )
+
+
 def resolve(
     store: BlobStore,
     digest: str,
@@ -232,6 +276,7 @@ def resolve(
     size: int | None = None,
     depth: int = 0,
     seen: frozenset[str] = frozenset(),
+    graph: IndexGraph | None = None,
 ) -> Image | Index | None:
     """The image or index a descriptor names, or None when its blob is not in the store."""
     check_digest(digest)
@@ -239,17 +284,26 @@ def resolve(
         raise SourceError(f"indexes nested more than {MAX_INDEX_DEPTH} deep at {digest}")
     if digest in seen:
         raise SourceError(f"index {digest} contains itself (a loop)")
+    graph = graph if graph is not None else IndexGraph()
+    if digest in graph.indexes:
+        return Index(
+            digest=digest,
+            warnings=[f"index {digest} is listed more than once: its entries are shown once"],
+        )
     data = store.read(digest)
     if data is None:
         return None
     document = parse_json(data, f"blob {digest}")
     kind = kind_of(document)
     if kind == "index":
+        graph.indexes.add(digest)
         return index_from_json(
-            store, document, digest=digest, depth=depth + 1, seen=seen | {digest}
+            store, document, digest=digest, depth=depth + 1, seen=seen | {digest}, graph=graph
         )
     if kind == "manifest":
-        return image_from_manifest(store, document, digest=digest, size=size or len(data))
+        image = image_from_manifest(store, document, digest=digest, size=size or len(data))
+        graph.count_items(image)
+        return image
     if kind == "schema1":
         raise SourceError(f"{digest} is a schema 1 manifest, which is not supported")
     raise SourceError(f"blob {digest} is neither an index nor a manifest")
@@ -262,13 +316,17 @@ def index_from_json(
     digest: str | None,
     depth: int = 0,
     seen: frozenset[str] = frozenset(),
+    graph: IndexGraph | None = None,
 ) -> Index:
+    graph = graph if graph is not None else IndexGraph()
     index = Index(
         digest=digest,
         media_type=_str(document.get("mediaType")),
         annotations=_str_dict(document.get("annotations")),
     )
-    for descriptor in as_list(document.get("manifests")):
+    descriptors = as_list(document.get("manifests"))
+    graph.count(len(descriptors), digest)
+    for descriptor in descriptors:
         if not isinstance(descriptor, dict) or not _str(descriptor.get("digest")):
             index.warnings.append("an index entry has no digest and was skipped")
             continue
@@ -288,6 +346,7 @@ def index_from_json(
             size=entry.size,
             depth=depth,
             seen=seen,
+            graph=graph,
         )
         if isinstance(resolved, Index):
             entry.index = resolved
@@ -304,8 +363,8 @@ def json_object(data: bytes | None) -> dict[str, Any] | None:
     if data is None:
         return None
     try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        value = load_json(data)
+    except JSONProblem:
         return None
     return value if isinstance(value, dict) else None
 

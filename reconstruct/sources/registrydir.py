@@ -27,7 +27,7 @@ from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
 from ..refs import report_label
 from .base import Source, SourceError, matches_selector
-from .partial import kind_of, parse_json, resolve
+from .partial import as_list, kind_of, parse_json, resolve
 from .view import BlobView, DescriptorRoot, digest_roots
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"
@@ -148,7 +148,7 @@ class RegistryDirSource(Source):
             if kind_of(document) == "index":
                 children.update(
                     item["digest"]
-                    for item in document.get("manifests") or []
+                    for item in as_list(document.get("manifests"))
                     if isinstance(item, dict) and isinstance(item.get("digest"), str)
                 )
         return [d for d in revisions if d not in tagged and d not in children]

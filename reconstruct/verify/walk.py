@@ -15,12 +15,19 @@ from ..blob.stores import BlobStore
 from ..blob.tar import TarIndex
 from ..model import FOREIGN_MEDIA_TYPES
 from ..sources.base import SourceError
-from ..sources.partial import as_list, diff_ids_of, json_object, kind_of
+from ..sources.partial import (
+    MAX_GRAPH_ENTRIES,
+    MAX_GRAPH_ITEMS,
+    MAX_INDEX_DEPTH,
+    as_list,
+    diff_ids_of,
+    json_object,
+    kind_of,
+)
 from .digest import Job, Measured
 from .judge import Expected, judge
 from .report import Check, Group, Verdict, VerifyReport
 
-MAX_INDEX_DEPTH = 8
 # How writers name blobs by digest: `<hex>.json` (configs), `sha256:<hex>` (kaniko),
 # `blobs/sha256/<hex>`, `<hex>.tar` and `<hex>.tar.gz` (skopeo, kaniko layers).
 
@@ -116,6 +123,10 @@ class StoreWalker:
         self.layers = layers
         self.present_regular = 0
         self.missing_regular: list[Check] = []
+        # As the show side's IndexGraph: each index walked once, entries and layers bounded.
+        self.walked_indexes: set[str] = set()
+        self.entries = 0
+        self.items = 0
 
     def root(self, group: Group, descriptor: dict[str, Any]) -> None:
         self._descriptor(group, descriptor, None, top=True, depth=0, seen=frozenset())
@@ -136,7 +147,11 @@ class StoreWalker:
         seen: frozenset[str],
     ) -> None:
         """Check every entry an index lists (each entry's own platform first)."""
-        for child in as_list(index.get("manifests")):
+        children = as_list(index.get("manifests"))
+        self.entries += len(children)
+        if self.entries > MAX_GRAPH_ENTRIES:
+            raise SourceError(f"the indexes list more than {MAX_GRAPH_ENTRIES:,} entries in all")
+        for child in children:
             child = child if isinstance(child, dict) else {}
             self._descriptor(
                 group,
@@ -167,6 +182,8 @@ class StoreWalker:
             reason = "indexes nest in a loop" if digest in seen else "indexes nest too deep"
             group.checks.append(Check("index", digest, Verdict.MISMATCH, reason, platform))
             return
+        if digest in self.walked_indexes:  # a DAG: its blob and entries are checked once
+            return
         check, data = self.metadata(descriptor, "manifest", platform)
         if data is None:
             if check.verdict is Verdict.MISSING and not top:
@@ -185,6 +202,7 @@ class StoreWalker:
         _compare_media_type(check, descriptor, document)
         group.checks.append(check)
         if kind == "index":
+            self.walked_indexes.add(digest)
             self.index_entries(group, document, platform, depth + 1, seen | {digest})
         elif kind == "manifest":
             self.manifest(group, document, platform)
@@ -246,6 +264,9 @@ class StoreWalker:
         platform: str | None,
     ) -> None:
         diff_ids = diff_ids_of(config)
+        self.items += len(layers or []) + len(diff_ids)
+        if self.items > MAX_GRAPH_ITEMS:
+            raise SourceError(f"the images hold more than {MAX_GRAPH_ITEMS:,} layers in all")
         for position, descriptor in enumerate(layers or [], 1):
             diff_id = diff_ids[position - 1] if position <= len(diff_ids) else None
             self._layer(group, descriptor, diff_id, position, platform)
@@ -276,7 +297,7 @@ class StoreWalker:
         media_type = (
             descriptor.get("mediaType") if isinstance(descriptor.get("mediaType"), str) else None
         )
-        urls = [u for u in descriptor.get("urls") or [] if isinstance(u, str)]
+        urls = [u for u in as_list(descriptor.get("urls")) if isinstance(u, str)]
         size = _int(descriptor.get("size"))
         check = Check("layer", str(digest), Verdict.MISSING, "", platform, urls=urls, size=size)
         check.position = position

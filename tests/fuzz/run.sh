@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fuzz every reader for FUZZ_SECONDS each (default 60) on a copy of the kept corpus, so a run
-# never writes into the repository. Exit non-zero on the first crash (libFuzzer saves it in
-# the work directory and prints its path). The seed is fixed (FUZZ_SEED, default 1) so that a
-# run explores the same inputs first wherever it runs; set another to explore further.
+# Fuzz every reader (the directory stores too) for FUZZ_SECONDS each (default 60) on a copy of
+# the kept corpus, so a run never writes into the repository. Exit non-zero on the first crash
+# (libFuzzer saves it in the work directory and prints its path). The seed is fixed (FUZZ_SEED,
+# default 1) so that a run explores the same inputs first wherever it runs; set another to
+# explore further.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
@@ -11,9 +12,12 @@ case "$python" in /*) ;; */*) python="$PWD/$python" ;; esac
 seconds=${FUZZ_SECONDS:-60}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 work=$(mktemp -d /tmp/reconstruct-fuzz-run-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# The store targets write a folder tree per input: on a tmpfs where there is one (much faster).
+scratch=$(mktemp -d /dev/shm/reconstruct-fuzz-XXXXXX 2>/dev/null || mktemp -d "$work/scratch-XXXXXX")
+trap 'rm -rf "$work" "$scratch"' EXIT
 export TMPDIR="$work"  # fuzz.py's scratch files too: libFuzzer exits without running atexit
-for target in json archive layout repo-info; do
+export RECONSTRUCT_FUZZ_SCRATCH="$scratch"
+for target in json archive layout repo-info registry-dir docker-root; do
     mkdir -p "$work/$target"
     cp tests/fuzz/corpus/"$target"/* "$work/$target/" 2>/dev/null || true
     echo "fuzz: $target for ${seconds}s"

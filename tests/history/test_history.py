@@ -218,3 +218,24 @@ def test_only_the_older_generator_prints_run_before_a_capitalised_word(created_b
     before = repo_info_text(created_by, era=BUILDKIT_AWARE_ERA - 1)
     assert printed_before_buildkit_awareness(before.splitlines()[-1]) == dated, before
     assert (before != today) == dated
+
+
+def test_earlier_shells_are_bounded_and_still_strip_their_prefix(monkeypatch):
+    """Each step is parsed against the shells SHELL steps declared before it: 10,000 SHELL
+    steps once cost 10,000 squared prefix checks. The most recent distinct ones are kept."""
+    from reconstruct.history import instructions
+
+    seen: list[int] = []
+    parse = instructions.parse_instruction
+
+    def counting(created_by, shell=None, windows=False, earlier_shells=()):
+        seen.append(len(earlier_shells))
+        return parse(created_by, shell, windows, earlier_shells)
+
+    monkeypatch.setattr(instructions, "parse_instruction", counting)
+    declared = [Step(created_by=f"/bin/sh -c #(nop)  SHELL [sh{n} -c]") for n in range(5_000)]
+    repeated = [Step(created_by="/bin/sh -c #(nop)  SHELL [bash -c]")] * 5_000
+    last = Step(created_by="sh4999 -c echo hi")
+    found = instructions.image_instructions(Image(steps=declared + repeated + [last]))
+    assert max(seen) == instructions.MAX_EARLIER_SHELLS
+    assert (found[-1].keyword, found[-1].arguments) == ("RUN", "echo hi")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -485,3 +486,48 @@ def test_real_registry_cli_show_and_ls(registry):
     pushed = registry.pushed["reconstruct-test/small:1"]
     assert f"$ docker pull reconstruct-test/small@{pushed.digest}" in result.out
     assert result.out.count("Last Modified:") == len(pushed.manifest["layers"])
+
+
+# --- found by the registry-dir fuzzer (tests/fuzz): each was an "internal error" --------------
+
+
+def _tiny_image(storage: Storage, layer: dict | None = None, mtime: int = T0) -> str:
+    """A one-layer image tagged evil:1; `layer` adds fields to the layer's descriptor."""
+    layer_bytes = b"layer"
+    layer_digest = storage.blob(layer_bytes, mtime=mtime)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {}}).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"digest": storage.blob(config), "size": len(config)},
+        "layers": [{"digest": layer_digest, "size": len(layer_bytes), **(layer or {})}],
+    }
+    digest = storage.blob(json.dumps(manifest).encode())
+    storage.tag("evil", "1", digest)
+    return digest
+
+
+def test_an_index_revision_whose_manifests_is_not_a_list_is_skipped(tmp_path: Path):
+    storage = Storage(tmp_path / "storage")
+    _tiny_image(storage)
+    odd = storage.blob(b'{"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": 7}')
+    storage.revision("evil", odd)
+    refs = RegistryDirSource(storage.root).references()
+    assert {r.digest for r in refs} >= {odd}  # listed untagged, not a crash
+
+
+def test_a_descriptor_whose_urls_is_not_a_list_is_verified(tmp_path: Path):
+    storage = Storage(tmp_path / "storage")
+    _tiny_image(storage, layer={"urls": True})
+    result = run("verify", f"registry-dir:{storage.root}")
+    assert result.code == 0 and "internal error" not in result.err, result
+
+
+def test_a_blob_time_past_what_a_datetime_holds_is_left_unknown():
+    """tmpfs keeps any 64-bit mtime (ext4 clamps): such a blob has no Last-Modified."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
+        storage = Storage(Path(folder))
+        _tiny_image(storage, mtime=2**40)
+        image = RegistryDirSource(storage.root).get("evil:1").images()[0][2]
+        assert image.layers[0].last_modified is None
+        assert run("verify", f"registry-dir:{storage.root}").code == 0

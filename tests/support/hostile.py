@@ -82,7 +82,7 @@ def _layertar_bytes() -> bytes:
     return tar_bytes([("etc/hello", b"hello\n")])
 
 
-def _good_archive() -> bytes:
+def good_archive() -> bytes:
     layer = _layertar_bytes()
     config = dict(CONFIG, rootfs={"type": "layers", "diff_ids": [_digest(layer)]})
     config["history"] = [
@@ -92,7 +92,7 @@ def _good_archive() -> bytes:
     return _legacy_archive(config, [layer])
 
 
-def _layout(folder: Path, index: dict | bytes, blobs: dict[str, bytes]) -> Path:
+def write_layout(folder: Path, index: dict | bytes, blobs: dict[str, bytes]) -> Path:
     (folder / "blobs" / "sha256").mkdir(parents=True)
     (folder / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     (folder / "index.json").write_bytes(
@@ -199,7 +199,7 @@ def build(folder: Path) -> dict[str, str]:
         put(name, data, ".json")
         cases[name] = f"json:{folder / (name + '.json')}"
 
-    good = _good_archive()
+    good = good_archive()
     offsets = sorted(
         {
             0,
@@ -363,7 +363,7 @@ def build(folder: Path) -> dict[str, str]:
         ],
     }
     cases["layout-index-loop"] = str(
-        _layout(
+        write_layout(
             folder / "layout-index-loop",
             {
                 "schemaVersion": 2,
@@ -396,10 +396,12 @@ def build(folder: Path) -> dict[str, str]:
             "size": len(data),
         }
     cases["layout-index-too-deep"] = str(
-        _layout(folder / "layout-index-too-deep", {"schemaVersion": 2, "manifests": [child]}, chain)
+        write_layout(
+            folder / "layout-index-too-deep", {"schemaVersion": 2, "manifests": [child]}, chain
+        )
     )
 
-    outside = _layout(
+    outside = write_layout(
         folder / "layout-blob-symlink-outside",
         {
             "schemaVersion": 2,
@@ -416,7 +418,7 @@ def build(folder: Path) -> dict[str, str]:
     (outside / "blobs" / "sha256" / manifest_digest.split(":")[1]).symlink_to("/etc/passwd")
     cases["layout-blob-symlink-outside"] = str(outside)
     cases["layout-dotdot-digest"] = str(
-        _layout(
+        write_layout(
             folder / "layout-dotdot-digest",
             {
                 "schemaVersion": 2,
@@ -426,13 +428,15 @@ def build(folder: Path) -> dict[str, str]:
         )
     )
     cases["layout-index-not-json"] = str(
-        _layout(folder / "layout-index-not-json", b"\x00garbage", {})
+        write_layout(folder / "layout-index-not-json", b"\x00garbage", {})
     )
     cases["layout-missing-blobs"] = str(
-        _layout(folder / "layout-missing-blobs", {"schemaVersion": 2, "manifests": [child]}, {})
+        write_layout(
+            folder / "layout-missing-blobs", {"schemaVersion": 2, "manifests": [child]}, {}
+        )
     )
     cases["layout-wrong-media-types"] = str(
-        _layout(
+        write_layout(
             folder / "layout-wrong-media-types",
             {
                 "schemaVersion": 2,
