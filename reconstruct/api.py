@@ -122,22 +122,22 @@ def compare(spec_a: str, spec_b: str, *, platform: str | None = None) -> Compare
     return Compared(a, b, compare_targets(a, b))
 
 
-def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> str:
-    """A unified diff of the two repo-info renderings, under one name so headers agree."""
-    import difflib
-
+def comparison_diff(a: Target, b: Target, label_a: str, label_b: str) -> tuple[str, list[str]]:
+    """A unified diff of the two repo-info renderings, under one name so headers agree, and
+    notes on how it was aligned (said when the budget made it pair lines by position)."""
+    from .compare.textdiff import unified_diff
     from .render import repoinfo
 
     name = a.reference.name or b.reference.name or "<none>"
     tag = a.reference.tag or b.reference.tag or "<none>"
     left = repoinfo.render(a, name, tag, a.era or CURRENT_ERA).splitlines(keepends=True)
     right = repoinfo.render(b, name, tag, b.era or CURRENT_ERA).splitlines(keepends=True)
-    return "".join(difflib.unified_diff(left, right, fromfile=label_a, tofile=label_b))
+    return unified_diff(left, right, label_a, label_b)
 
 
 def base(spec: str, against: list[str], *, platform: str | None = None):
     """For each image of `spec`: every candidate image ranked as its base (see base.py)."""
-    from .compare.ancestry import match, rank, windows_base
+    from .compare.ancestry import match, prepare, rank, windows_base
 
     target = load(spec, platform=platform)
     candidates = []
@@ -150,7 +150,7 @@ def base(spec: str, against: list[str], *, platform: str | None = None):
                     f"{candidate_spec}:{reference}"
                     if reference and not selector
                     else candidate_spec,
-                    source.get(reference),
+                    prepare(source.get(reference)),
                 )
             )
     report = []

@@ -9,13 +9,19 @@ does, and every failure is one `JSONProblem` with a short reason.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-# Values a document may hold. Counted before parsing, from the bytes that can start one
-# (`,` `:` `[`), so a count over-reads text inside strings but never under-reads. The largest
-# real metadata (a Windows config with hundreds of steps, a data root's repositories.json with
-# thousands of tags) holds tens of thousands; a million parsed small objects stay near 100 MB.
+# Values a document may hold. Counted before parsing, outside strings, from the characters
+# that can start one (`,` `:` `[`): an upper bound on what json.loads would build. Text inside
+# strings costs its bytes, not objects, so a label holding megabytes of JSON (Buildpacks'
+# metadata, an SBOM) counts as one value. The largest real metadata (a Windows config with
+# hundreds of steps, a data root's repositories.json with thousands of tags) holds tens of
+# thousands; a million parsed small objects stay near 100 MB.
 MAX_VALUES = 1_000_000
+# A JSON string, whole (possessive: one pass, no backtracking).
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_STRING_BYTES = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 
 
 class JSONProblem(ValueError):
@@ -29,8 +35,10 @@ def _refuse_constant(name: str) -> Any:
 def value_bound(data: bytes | str) -> int:
     """An upper bound on the number of values `data` can hold as JSON."""
     if isinstance(data, str):
-        return data.count(",") + data.count(":") + data.count("[") + 1
-    return data.count(b",") + data.count(b":") + data.count(b"[") + 1
+        skeleton = _STRING.sub('""', data)
+        return skeleton.count(",") + skeleton.count(":") + skeleton.count("[") + 1
+    skeleton_bytes = _STRING_BYTES.sub(b'""', data)
+    return skeleton_bytes.count(b",") + skeleton_bytes.count(b":") + skeleton_bytes.count(b"[") + 1
 
 
 def load_json(data: bytes | str, max_values: int = MAX_VALUES) -> Any:

@@ -182,7 +182,10 @@ def compare_command(
         sys.stdout.write(render_comparison.render_json(compared.comparison, a, b))
     elif format is CompareFormat.diff:
         # repo-info renderings diffed (api.py), not through render(): made terminal-safe here
-        sys.stdout.write(terminal_safe(service.comparison_diff(compared.a, compared.b, a, b)))
+        diff, notes = service.comparison_diff(compared.a, compared.b, a, b)
+        sys.stdout.write(terminal_safe(diff))
+        for note in notes:
+            _warn(note)
     else:
         sys.stdout.write(render_comparison.render_text(compared.comparison, a, b))
     raise typer.Exit(1 if compared.differs else 0)

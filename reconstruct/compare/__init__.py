@@ -280,9 +280,9 @@ class _BoundedMatcher(difflib.SequenceMatcher):
     exactly the iterations of its inner loop (for each `a[i]` of the range, the positions of
     that element in `b` below `bhi`), and stopped (_OverBudget) when they run out."""
 
-    def __init__(self, a: list[str], b: list[str], budget: _Budget):
+    def __init__(self, a: list[str], b: list[str], budget: _Budget, autojunk: bool = False):
         self.budget = budget
-        super().__init__(a=a, b=b, autojunk=False)
+        super().__init__(a=a, b=b, autojunk=autojunk)
 
     def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
         ahi = len(self.a) if ahi is None else ahi
@@ -294,8 +294,21 @@ class _BoundedMatcher(difflib.SequenceMatcher):
         return super().find_longest_match(alo, ahi, blo, bhi)
 
 
+def bounded_opcodes(a: list[str], b: list[str], notes: list[str], what: str):
+    """difflib's opcodes for `a` → `b` within one comparison's budget, for lines of text: with
+    difflib's autojunk, as `difflib.unified_diff` (a line in more than 1% of a long text, a
+    blank or a date, anchors nothing)."""
+    return _opcodes(a, b, _Budget(ALIGNMENT_BUDGET), notes, what, autojunk=True)
+
+
 def _opcodes(
-    a: list[str], b: list[str], budget: _Budget, notes: list[str], what: str, start: bool = True
+    a: list[str],
+    b: list[str],
+    budget: _Budget,
+    notes: list[str],
+    what: str,
+    start: bool = True,
+    autojunk: bool = False,
 ) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes for `a` → `b`, within the budget (see the module's docstring)."""
     head = 0
@@ -313,7 +326,7 @@ def _opcodes(
         opcodes.append(("equal", 0, head, 0, head))
     if head < a1 or head < b1:
         try:
-            matcher = _BoundedMatcher(a[head:a1], b[head:b1], budget)
+            matcher = _BoundedMatcher(a[head:a1], b[head:b1], budget, autojunk)
             for tag, i0, i1, j0, j1 in matcher.get_opcodes():
                 opcodes.append((tag, head + i0, head + i1, head + j0, head + j1))
         except _OverBudget:  # raised before any opcode was given

@@ -8,7 +8,6 @@ os.version.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from ..history import image_instructions
@@ -66,40 +65,37 @@ class _Prepared:
     layers: list[str | None]
 
 
-# Per candidate (by id, dropped with it): its images grouped by os/architecture. `match` is
-# called once per image of the other side; keys computed once per pair made `base` of two
-# documents of a thousand images each take most of a minute.
-_PREPARED: dict[int, dict[tuple[str, str], list[_Prepared]]] = {}
-
-
 def _os_arch(platform: Platform) -> tuple[str, str]:
     return platform.os or "linux", platform.architecture or "amd64"
 
 
-def _prepared(candidate: Target) -> dict[tuple[str, str], list[_Prepared]]:
-    found = _PREPARED.get(id(candidate))
-    if found is None:
-        found = {}
-        for section in candidate.sections():
-            if section.image is not None:
-                found.setdefault(_os_arch(section.platform), []).append(
-                    _Prepared(
-                        platform_string(section.platform),
-                        _keys(section.image),
-                        _layer_ids(section.image),
-                    )
+Prepared = dict[tuple[str, str], list[_Prepared]]
+
+
+def prepare(candidate: Target) -> Prepared:
+    """A candidate's images grouped by os/architecture, keys and layer ids computed once:
+    `match` runs once per image of the other side, and computing them per pair made `base` of
+    two documents of a thousand images each take most of a minute."""
+    found: Prepared = {}
+    for section in candidate.sections():
+        if section.image is not None:
+            found.setdefault(_os_arch(section.platform), []).append(
+                _Prepared(
+                    platform_string(section.platform),
+                    _keys(section.image),
+                    _layer_ids(section.image),
                 )
-        _PREPARED[id(candidate)] = found
-        weakref.finalize(candidate, _PREPARED.pop, id(candidate), None)
+            )
     return found
 
 
-def match(image: Image, platform: Platform, candidate: Target, label: str) -> BaseMatch | None:
-    """How much of `candidate` starts `image`: its best image of the same os/arch, or None."""
+def match(image: Image, platform: Platform, candidate: Prepared, label: str) -> BaseMatch | None:
+    """How much of a candidate (`prepare`d) starts `image`: its best image of the same
+    os/arch, or None."""
     best = None
     keys = _keys(image)
     layers_a = _layer_ids(image)
-    for other in _prepared(candidate).get(_os_arch(platform), []):
+    for other in candidate.get(_os_arch(platform), []):
         layers_b = other.layers
         known = bool(layers_b) and all(layers_a) and all(layers_b)
         found = BaseMatch(

@@ -29,8 +29,9 @@ class Instruction:
 
 
 WINDOWS_DEFAULT_SHELL = ("cmd", "/S", "/C")
-# Earlier SHELL steps whose prefixes later steps may carry: a Dockerfile has a few; the most
-# recent distinct ones are kept, so 10,000 SHELL steps cost 10,000 steps, not 10,000 squared.
+# Earlier SHELL steps whose prefixes later steps may carry: a Dockerfile has a few. At most this
+# many distinct ones are kept, in the order first declared (the first matching prefix wins, as
+# before); past it the first declared is dropped: 10,000 SHELL steps cost 10,000, not 10,000².
 MAX_EARLIER_SHELLS = 32
 
 
@@ -100,7 +101,7 @@ def image_instructions(image: Image) -> list[Instruction]:
             # Go printed `[a b c]`: joined by spaces, exactly the prefix later steps carry
             arguments = instruction.arguments.strip()
             shell = arguments[1:-1] if arguments.startswith("[") else arguments
-            shells.setdefault(shell, None)  # the first of equal prefixes matches, as before
+            shells.setdefault(shell, None)
             if len(shells) > MAX_EARLIER_SHELLS:
                 del shells[next(iter(shells))]
         found.append(instruction)

@@ -160,9 +160,9 @@ def _shell_line(arguments: str, image: Image) -> str:
 def _healthcheck_lines(arguments: str) -> list[str]:
     # Classic builder: `&{["CMD-SHELL" "curl -f http://x/"] "30s" "3s" "0s" "0s" '\x03'}`.
     match = re.match(r"&\{(\[.*?\]) ((?:\"[^\"]*\" ?)*)(?:'\\x([0-9a-f]{2})'|(\d+))?\}", arguments)
-    if not match:
+    test = json_list(match.group(1)) if match else None
+    if match is None or test is None:  # not the classic form: shown as recorded
         return [f"HEALTHCHECK {arguments}"]
-    test = json_list(match.group(1)) or []
     options = []
     for flag, value in zip(
         ("interval", "timeout", "start-period", "start-interval"),

@@ -123,12 +123,14 @@ class StoreWalker:
         self.layers = layers
         self.present_regular = 0
         self.missing_regular: list[Check] = []
-        # As the show side's IndexGraph: each index walked once, entries and layers bounded.
+        # As show's IndexGraph, per root (what one name leads to): each index walked once, its
+        # entries and its layers bounded.
         self.walked_indexes: set[str] = set()
         self.entries = 0
         self.items = 0
 
     def root(self, group: Group, descriptor: dict[str, Any]) -> None:
+        self.walked_indexes, self.entries, self.items = set(), 0, 0
         self._descriptor(group, descriptor, None, top=True, depth=0, seen=frozenset())
 
     def finish(self, metadata_only_allowed: bool) -> None:
@@ -266,7 +268,9 @@ class StoreWalker:
         diff_ids = diff_ids_of(config)
         self.items += len(layers or []) + len(diff_ids)
         if self.items > MAX_GRAPH_ITEMS:
-            raise SourceError(f"the images hold more than {MAX_GRAPH_ITEMS:,} layers in all")
+            raise SourceError(
+                f"the images below one name hold more than {MAX_GRAPH_ITEMS:,} layers in all"
+            )
         for position, descriptor in enumerate(layers or [], 1):
             diff_id = diff_ids[position - 1] if position <= len(diff_ids) else None
             self._layer(group, descriptor, diff_id, position, platform)

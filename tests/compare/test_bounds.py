@@ -11,7 +11,10 @@ for byte), a few MB at a time.
 
 from __future__ import annotations
 
+import difflib
 import json
+import random
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import pytest
 
 from reconstruct.blob.files import MAX_METADATA_BYTES
 from reconstruct.compare import ALIGNMENT_BUDGET
+from reconstruct.compare.textdiff import unified_diff
+from reconstruct.sources import repoinfo
 from reconstruct.sources.repoinfo import MAX_LAYERS, MAX_SECTIONS, MAX_STEPS
 from reconstruct.text import human_size
 from tests.support.limits import assert_clean, run_limited
@@ -345,6 +350,13 @@ def test_a_pull_line_of_many_at_signs_reads_in_linear_time(tmp_path):
     result = run_limited("show", f"repo-info:{path}", timeout=60)
     assert_clean(result)
     assert result.code == 0, result
+    # the line is read as the old pattern did: no digest with a space in it; the last `@`
+    # with a name before it otherwise
+    assert repoinfo._pulled_digest(hostile) is None
+    digest = "sha256:" + "e" * 64
+    assert repoinfo._pulled_digest("$ docker pull " + "a@" * 500_000 + digest) == digest
+    assert repoinfo._pulled_digest("$ docker pull python@" + digest) == digest
+    assert repoinfo._pulled_digest("$ docker pull @" + digest) is None
 
 
 def test_a_command_nested_past_the_stack_is_not_json(tmp_path):
@@ -364,3 +376,60 @@ def test_the_text_report_says_how_a_long_history_was_paired(tmp_path):
     result = _compared(a, b)
     assert result.code == 1, result
     assert "\n  note: steps: " in result.out and "paired by position" in result.out, result
+
+
+# --- compare --format diff: the same budget ----------------------------------------------------
+
+
+def _apply(a: list[str], diff: str) -> list[str]:
+    """`a` with a unified diff applied, checking every context and removed line against it."""
+    lines = diff.splitlines(keepends=True)
+    out, at, i = [], 0, 2 if lines else 0
+    while i < len(lines):
+        hunk = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@\n", lines[i])
+        assert hunk, lines[i]
+        length = int(hunk.group(2) or 1)
+        begin = int(hunk.group(1)) - (1 if length else 0)
+        out += a[at:begin]
+        at, i = begin, i + 1
+        while i < len(lines) and not lines[i].startswith("@@"):
+            kind, body = lines[i][0], lines[i][1:]
+            if kind in " -":
+                assert a[at] == body, (at, a[at], body)
+                at += 1
+            if kind in " +":
+                out.append(body)
+            i += 1
+    return out + a[at:]
+
+
+def test_the_text_diff_turns_a_into_b_and_is_difflib_s_where_difflib_would_finish():
+    chooser = random.Random(5)
+    differs_from_difflib = 0
+    for _ in range(2_000):
+        a = [chooser.choice("abc") + "\n" for _ in range(chooser.randint(0, 30))]
+        b = [chooser.choice("abc") + "\n" for _ in range(chooser.randint(0, 30))]
+        diff, notes = unified_diff(a, b, "A", "B")
+        assert _apply(a, diff) == b and notes == []
+        assert (diff == "") == (a == b)
+        differs_from_difflib += diff != "".join(difflib.unified_diff(a, b, "A", "B"))
+    # the common start and end are paired first: with three letters that sometimes pairs other
+    # equal lines than difflib does, never wrongly
+    assert differs_from_difflib < 2_000 // 2
+
+
+def test_a_diff_of_histories_past_the_budget_is_bounded_and_says_so(tmp_path):
+    """Steps cycling through 97 against 89 commands: difflib.unified_diff takes seconds per
+    10,000 steps, minutes for a few such images; the budget pairs the rest by position."""
+    a = write_document(
+        tmp_path / "a.md", steps=lambda n: f"RUN step {n % 97}", step_count=MAX_STEPS
+    )
+    b = write_document(
+        tmp_path / "b.md", steps=lambda n: f"RUN step {n % 89}", step_count=MAX_STEPS
+    )
+    result = _compared(a, b, "--format", "diff")
+    assert result.code == 1, result
+    assert "paired by position" in result.err and result.err.count("\n") == 1, result
+    assert _apply(a.read_text().splitlines(keepends=True), result.out) == b.read_text().splitlines(
+        keepends=True
+    )
