@@ -26,6 +26,10 @@ INPUT_CHUNK = 128 * 1024
 # Small output pieces stay in the CPU cache, which measured faster than 1 MiB ones
 # (bench/bench_archive.py); they are also the memory bound per stream.
 OUTPUT_CHUNK = 256 * 1024
+# Compressed input that inflates to nothing at all: empty gzip members, zstd skippable frames.
+# A real stream gives output every few KB; this much without any is a stream built to be read
+# for ever (on stdin, with no size to stop at).
+MAX_SILENT_INPUT = 16 * 1024 * 1024
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -310,8 +314,17 @@ def inflate_chunks(kind: str, read: Callable[[int], bytes], label: str) -> Itera
     failures = errors()
     try:
         inflating = inflater(kind)
+        silent = 0  # input read since the last output
         while chunk := read(INPUT_CHUNK):
-            yield from inflating.feed(chunk)
+            silent += len(chunk)
+            for piece in inflating.feed(chunk):
+                silent = 0
+                yield piece
+            if silent > MAX_SILENT_INPUT:
+                raise SourceError(
+                    f"{label}: {MAX_SILENT_INPUT // (1024 * 1024)} MB of {kind} data inflate to "
+                    "nothing (a stream built to be read for ever)"
+                )
         if not inflating.complete:
             raise SourceError(f"{label} is truncated: the {kind} data ends early")
     except failures as error:

@@ -6,16 +6,12 @@ manifest.json lists thousands of images its index does not."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
 import os
-import subprocess
 import sys
 import tarfile
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +28,7 @@ from reconstruct.sources.dockerarchive import MAX_MANIFEST_ENTRIES
 from reconstruct.verify.digest import Digester
 from tests.support import archive_bombs as bombs
 from tests.support.hostile import CONFIG, tar_bytes
-from tests.support.limits import Limited, assert_clean, run_limited
-from tests.support.needs import need_tools
-from tests.support.paths import REPO
+from tests.support.limits import Limited, assert_clean, run_limited, run_piped
 
 TIMEOUT = 60
 GOOD = bombs.good_archive()
@@ -361,57 +355,6 @@ def _endless(head: bytes, tail: bytes) -> Iterator[bytes]:
         yield tail
 
 
-def run_piped(chunks: Iterator[bytes], *args: str) -> Limited:
-    """`… | reconstruct ARGS` with a writer that goes on until the pipe closes (or the
-    timeout): the shape of `cat x.tar /dev/zero | reconstruct show -`."""
-    need_tools("/usr/bin/time")
-    with (
-        tempfile.NamedTemporaryFile() as measure,
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-    ):
-        command = ["/usr/bin/time", "-q", "-f", "%M", "-o", measure.name]
-        command += [sys.executable, "-m", "reconstruct", *args]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        process = subprocess.Popen(
-            command, cwd=REPO, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env
-        )
-        deadline = time.monotonic() + TIMEOUT
-
-        def write() -> None:
-            try:
-                for chunk in chunks:
-                    if time.monotonic() > deadline:
-                        break
-                    process.stdin.write(chunk)  # type: ignore[union-attr]
-            except OSError:  # the pipe closed: the reader is done
-                pass
-            finally:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()  # type: ignore[union-attr]
-
-        writer = threading.Thread(target=write, daemon=True)
-        writer.start()
-        try:
-            code = process.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"no answer within {TIMEOUT} s: {args} on an endless stdin")
-        writer.join(timeout=10)
-        out.seek(0)
-        err.seek(0)
-        lines = Path(measure.name).read_text().strip().splitlines()
-        peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-        return Limited(
-            code,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
-            peak,
-            args,
-        )
-
-
 @pytest.mark.parametrize(
     "head, tail",
     [
@@ -546,3 +489,17 @@ def test_manifest_json_entries_are_bounded(tmp_path):
         assert time.monotonic() - started < 20
         if code == 2:
             assert f"more than the {MAX_MANIFEST_ENTRIES}" in result.err, result
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [gzip.compress(b"", mtime=0) * 4096, skippable(bytes(64 * 1024))],
+    ids=["empty-gzip-members", "zstd-skippable-frames"],
+)
+def test_show_stdin_with_endless_silent_input_inside_the_archive(tail):
+    """Half an archive, then compressed input that inflates to nothing, for ever: no end
+    marker ever comes, so the bound is on input that gives no output."""
+    head = (gzip.compress if tail.startswith(b"\x1f\x8b") else zstd)(GOOD[: len(GOOD) // 2])
+    result = run_piped(_endless(head, tail), "show", "-")
+    assert_clean(result)
+    assert result.code == 2 and "inflate to nothing" in result.err, result

@@ -5,11 +5,15 @@ C1) and no bidi override in stdout or stderr."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +81,57 @@ def run_limited(
         peak,
         tuple(map(str, args)),
     )
+
+
+def run_piped(chunks: Iterator[bytes], *args: str, timeout: float = TIME_LIMIT) -> Limited:
+    """`… | reconstruct ARGS` with a writer that goes on until the pipe closes (or the
+    timeout): the shape of `cat x.tar /dev/zero | reconstruct show -`."""
+    need_tools("/usr/bin/time")
+    with (
+        tempfile.NamedTemporaryFile() as measure,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        command = ["/usr/bin/time", "-q", "-f", "%M", "-o", measure.name]
+        command += [sys.executable, "-m", "reconstruct", *args]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen(
+            command, cwd=REPO, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env
+        )
+        deadline = time.monotonic() + timeout
+
+        def write() -> None:
+            try:
+                for chunk in chunks:
+                    if time.monotonic() > deadline:
+                        break
+                    process.stdin.write(chunk)  # type: ignore[union-attr]
+            except OSError:  # the pipe closed: the reader is done
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()  # type: ignore[union-attr]
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"no answer within {timeout} s: {args} on an endless stdin")
+        writer.join(timeout=10)
+        out.seek(0)
+        err.seek(0)
+        lines = Path(measure.name).read_text().strip().splitlines()
+        peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+        return Limited(
+            code,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            peak,
+            args,
+        )
 
 
 def assert_clean(result: Limited, memory_kb: int = MEMORY_LIMIT_KB) -> None:
