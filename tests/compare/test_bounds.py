@@ -299,15 +299,22 @@ def test_documents_of_a_thousand_images_are_compared_and_ranked_in_bounded_time(
     assert len(json.loads(ranked.out)) == MAX_SECTIONS
 
 
-def test_a_history_at_difflib_worst_case_is_paired_by_position_with_a_note(tmp_path):
-    """10,000 equal steps against alternating ones: difflib would take hours (its work grows
-    with the cube of the length); the budget stops it after about a second."""
-    a = write_document(tmp_path / "same.md", steps=lambda n: "RUN x", step_count=MAX_STEPS)
+@pytest.fixture(scope="module")
+def worst_case(docs) -> tuple[Path, Path]:
+    """10,000 equal steps, and as many alternating between two: difflib's worst case."""
+    a = write_document(docs / "same.md", steps=lambda n: "RUN x", step_count=MAX_STEPS)
     b = write_document(
-        tmp_path / "alternating.md",
+        docs / "alternating.md",
         steps=lambda n: "RUN y" if n % 2 == 0 else "RUN x",
         step_count=MAX_STEPS,
     )
+    return a, b
+
+
+def test_a_history_at_difflib_worst_case_is_paired_by_position_with_a_note(worst_case):
+    """10,000 equal steps against alternating ones: difflib would take hours (its work grows
+    with the cube of the length); the budget stops it after about a second."""
+    a, b = worst_case
     result = _compared(a, b, "--format", "json")
     assert result.code == 1, result
     (platform,) = json.loads(result.out)["platforms"]
@@ -322,10 +329,10 @@ def test_a_history_at_difflib_worst_case_is_paired_by_position_with_a_note(tmp_p
     assert f"  steps: {MAX_STEPS // 2} matched, {MAX_STEPS // 2} differing\n" in text.out, text
 
 
-def test_a_slight_change_in_a_repetitive_history_is_found_exactly(tmp_path):
+def test_a_slight_change_in_a_repetitive_history_is_found_exactly(worst_case, tmp_path):
     """The same steps repeated, one changed: the common start and end are paired first, so
     difflib has one step left to align and the change is found where it is."""
-    a = write_document(tmp_path / "same.md", steps=lambda n: "RUN x", step_count=MAX_STEPS)
+    a = worst_case[0]
     b = write_document(
         tmp_path / "one-changed.md",
         steps=lambda n: "RUN y" if n == 4321 else "RUN x",
@@ -366,13 +373,8 @@ def test_a_command_nested_past_the_stack_is_not_json(tmp_path):
     _refused(path, "is not JSON")
 
 
-def test_the_text_report_says_how_a_long_history_was_paired(tmp_path):
-    a = write_document(tmp_path / "same.md", steps=lambda n: "RUN x", step_count=MAX_STEPS)
-    b = write_document(
-        tmp_path / "alternating.md",
-        steps=lambda n: "RUN y" if n % 2 == 0 else "RUN x",
-        step_count=MAX_STEPS,
-    )
+def test_the_text_report_says_how_a_long_history_was_paired(worst_case):
+    a, b = worst_case
     result = _compared(a, b)
     assert result.code == 1, result
     assert "\n  note: steps: " in result.out and "paired by position" in result.out, result
