@@ -4,8 +4,6 @@ containerd runs and holds the file's lock, and on damaged or hostile files."""
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
 import signal
@@ -16,34 +14,22 @@ import time
 import pytest
 
 from reconstruct.blob.bbolt import BoltDB, BoltError, Bucket
+from reconstruct.blob.digests import sha256_digest
+from tests.support.hostile import tar_bytes
 from tests.support.needs import need_tools
 
 NAME = "docker.io/library/hello:1"
 
 
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _oci_archive() -> tuple[bytes, str]:
     """A one-layer OCI archive named NAME, and its manifest's digest."""
-    layer_tar = _tar({"hello.txt": b"hi\n"})
+    layer_tar = tar_bytes([("hello.txt", b"hi\n")], format=tarfile.PAX_FORMAT)
     layer = gzip.compress(layer_tar, mtime=0)
     config = json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [_sha(layer_tar)]},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer_tar)]},
             "history": [{"created": "2021-01-01T00:00:00Z", "created_by": "COPY hello.txt /"}],
         }
     ).encode()
@@ -53,13 +39,13 @@ def _oci_archive() -> tuple[bytes, str]:
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {
                 "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _sha(config),
+                "digest": sha256_digest(config),
                 "size": len(config),
             },
             "layers": [
                 {
                     "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha(layer),
+                    "digest": sha256_digest(layer),
                     "size": len(layer),
                 }
             ],
@@ -70,7 +56,7 @@ def _oci_archive() -> tuple[bytes, str]:
         "manifests": [
             {
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": _sha(manifest),
+                "digest": sha256_digest(manifest),
                 "size": len(manifest),
                 "annotations": {"io.containerd.image.name": NAME},
             }
@@ -81,8 +67,8 @@ def _oci_archive() -> tuple[bytes, str]:
         "index.json": json.dumps(index).encode(),
     }
     for blob in (layer, config, manifest):
-        files["blobs/sha256/" + _sha(blob).removeprefix("sha256:")] = blob
-    return _tar(files), _sha(manifest)
+        files["blobs/sha256/" + sha256_digest(blob).removeprefix("sha256:")] = blob
+    return tar_bytes(list(files.items()), format=tarfile.PAX_FORMAT), sha256_digest(manifest)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from typing import Any
 
 import atheris
 
+from reconstruct.blob.digests import sha256_digest
 from reconstruct.sources.dockerroot import chain_ids
 
 # --- the directory stores ------------------------------------------------------------------------
@@ -66,10 +67,6 @@ WORDS = (
     "https://example.com/layer.tar.gz", "docker.io/library/app", "app:latest", "a@b:c",
 )  # fmt: skip
 MTIMES = (0, -1, -(2**31), 2**31, 2**33, 253402300800, 2**40, 2**62, T0)
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -174,7 +171,7 @@ def _documents() -> dict[str, Any]:
                 "app": {
                     "app:latest": "@config_a",
                     "app:1.0": "@config_a",
-                    "app@" + _sha(b"app manifest"): "@config_a",
+                    "app@" + sha256_digest(b"app manifest"): "@config_a",
                 },
                 "mcr.microsoft.com/windows/tool": {
                     "mcr.microsoft.com/windows/tool:ltsc2019": "@config_w"
@@ -211,13 +208,17 @@ def make_outside() -> dict[str, Path]:
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": _sha(config), "size": len(config)},
+            "config": {
+                "mediaType": OCI_CONFIG,
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
             "layers": [{"mediaType": OCI_LAYER, "digest": SECRET_DIGEST, "size": 1}],
             "annotations": {SECRET: SECRET},
         }
     ).encode()
-    blobs = {_sha(config): config, _sha(manifest): manifest}
-    link = _sha(manifest)
+    blobs = {sha256_digest(config): config, sha256_digest(manifest): manifest}
+    link = sha256_digest(manifest)
     names = {
         "secret": OUTSIDE / "secret.txt",
         "link": OUTSIDE / "link",
@@ -250,10 +251,10 @@ def make_outside() -> dict[str, Path]:
         _write_file(manifests / "revisions" / "sha256" / link[7:] / "link", link)
         _write_file(OUTSIDE / top / SECRET / "_manifests" / "tags" / "t" / "current" / "link", link)
     _write_file(names["tags"] / SECRET / "current" / "link", link)
-    repositories = {"Repositories": {SECRET: {f"{SECRET}:latest": _sha(config)}}}
+    repositories = {"Repositories": {SECRET: {f"{SECRET}:latest": sha256_digest(config)}}}
     for driver in (names["driver"], names["image"] / "overlay2"):
         _write_file(driver / "repositories.json", json.dumps(repositories))
-        _write_file(driver / "imagedb" / "content" / "sha256" / _sha(config)[7:], config)
+        _write_file(driver / "imagedb" / "content" / "sha256" / sha256_digest(config)[7:], config)
         _write_file(driver / "imagedb" / "content" / "sha256" / SECRET_DIGEST[7:], config)
         _write_file(driver / "layerdb" / "sha256" / SECRET_DIGEST[7:] / "diff", SECRET_DIGEST)
     _write_file(names["layer"] / "diff", SECRET_DIGEST)
@@ -327,10 +328,10 @@ class StoreDecoder:
         return data
 
     def digest(self, name: str) -> str:
-        return _sha(self.blob(name))
+        return sha256_digest(self.blob(name))
 
     def diff_id(self, name: str) -> str:
-        return _sha(LAYERS[name]) if name in LAYERS else self.digest(name)
+        return sha256_digest(LAYERS[name]) if name in LAYERS else self.digest(name)
 
     def _fill(self, value: Any) -> Any:
         if isinstance(value, str) and value[:1] in "@#%" and value[1:] in self.names:
@@ -641,8 +642,8 @@ class RegistryDecoder(StoreDecoder):
 
     def attack(self, tree: dict[str, Any], which: int) -> None:
         v2, outside = self.v2, self.outside
-        canary_config = _sha(outside["config"].read_bytes())
-        canary_manifest = _sha(outside["manifest"].read_bytes())
+        canary_config = sha256_digest(outside["config"].read_bytes())
+        canary_manifest = sha256_digest(outside["manifest"].read_bytes())
         manifests = f"{v2}/repositories/library/app/_manifests"
         if which == 0:  # the whole blob store out of the tree; a tag naming its manifest
             _remove(tree, f"{v2}/blobs")
@@ -663,12 +664,12 @@ class RegistryDecoder(StoreDecoder):
                     "layers": [],
                 }
             ).encode()
-            tree[self.blob_path(_sha(manifest))] = manifest
+            tree[self.blob_path(sha256_digest(manifest))] = manifest
             tree[self.blob_path(canary_config)] = ("link", str(outside["config"]))
-            tree[f"{manifests}/tags/evil/current/link"] = _sha(manifest).encode()
-            tree[f"{manifests}/revisions/sha256/{_sha(manifest)[7:]}/link"] = _sha(
-                manifest
-            ).encode()
+            tree[f"{manifests}/tags/evil/current/link"] = sha256_digest(manifest).encode()
+            tree[f"{manifests}/revisions/sha256/{sha256_digest(manifest)[7:]}/link"] = (
+                sha256_digest(manifest).encode()
+            )
         elif which == 3:  # the v2 folder itself (or its parent) out of the tree
             whole = self.fdp.ConsumeBool()
             link = v2 if whole else v2.rpartition("/")[0]
@@ -763,7 +764,7 @@ class DockerRootDecoder(StoreDecoder):
         return [
             "app:latest", "app", "1.0", "mcr.microsoft.com/windows/tool:ltsc2019", image_id,
             image_id[7:19], self.digest("config_p"), self.digest("config_d")[7:],
-            "app@" + _sha(b"app manifest"), "overlay2:app:latest", "vfs:app:1.0", "latest",
+            "app@" + sha256_digest(b"app manifest"), "overlay2:app:latest", "vfs:app:1.0", "latest",
             "docker.io/library/app:latest", "nothing:here", "sha256:", "overlay2:",
         ]  # fmt: skip
 
@@ -775,7 +776,7 @@ class DockerRootDecoder(StoreDecoder):
 
     def attack(self, tree: dict[str, Any], which: int) -> None:
         prefix, outside = self.prefix, self.outside
-        canary_config = _sha(outside["config"].read_bytes())
+        canary_config = sha256_digest(outside["config"].read_bytes())
         if which == 0 and self.driver:  # the whole driver out of the tree
             _remove(tree, self.driver)
             tree[self.driver] = ("link", str(outside["driver"]))
