@@ -9,6 +9,11 @@ blocked on a pipe forever. Elsewhere the request is a no-op.
 The kernel sends that signal when the *thread* that forked the worker ends: the pool must be
 used (its first `submit`, which forks every worker under the fork context) from a thread that
 lives as long as the pool, as the main thread does.
+
+Ctrl-C (and mirror's SIGTERM) raise in the main thread between any two bytecodes; raised inside
+`concurrent.futures.wait` they can leave a future's lock held, and then the pool's own thread
+and `shutdown` wait for it forever. `signals_held()` holds such signals back while the pool's and the
+futures' locks are taken (`waiting` is `wait` inside it) and acts on them right after.
 """
 
 from __future__ import annotations
@@ -17,26 +22,66 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(Exception):
+    """The pool was told to stop: the task gave up part way."""
+
+
+_stop_flag: Any = None  # in a worker: its pool's shared stop flag
+
+
+def check_stop() -> None:
+    """In a worker: raise Stopped when its pool was told to stop (tasks call this between
+    units of work)."""
+    if _stop_flag is not None and _stop_flag.value:
+        raise Stopped("stopped")
+
+
+class Pool(ProcessPoolExecutor):
+    """A process pool whose running tasks can be told to give up (`stop`).
+
+    Killing a worker instead can cut a result off half written into the pipe every worker
+    shares: the pool's own thread then waits for the rest of it forever, and so does the
+    interpreter's exit."""
+
+    def __init__(
+        self, workers: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    ):
+        context = pool_context()
+        self.stop_flag = context.RawValue("b", 0)
+        super().__init__(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), self.stop_flag, initializer, initargs),
+        )
+
+    def stop(self) -> None:
+        """Drop what is queued, have running tasks give up (they raise Stopped at their next
+        check), and wait for the workers to end."""
+        self.stop_flag.value = 1
+        self.shutdown(wait=True, cancel_futures=True)
 
 
 def process_pool(
     workers: int,
     initializer: Callable[..., object] | None = None,
     initargs: tuple[Any, ...] = (),
-) -> ProcessPoolExecutor:
+) -> Pool:
     """A pool of `workers` processes that die with this one; `initializer(*initargs)` runs in
     each worker after that is arranged."""
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=pool_context(),
-        initializer=_start_worker,
-        initargs=(os.getpid(), initializer, initargs),
-    )
+    return Pool(workers, initializer, initargs)
 
 
 def pool_context() -> Any:
@@ -61,11 +106,44 @@ def die_with_parent(parent: int) -> None:
 
 
 def _start_worker(
-    parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    parent: int,
+    stop_flag: Any,
+    initializer: Callable[..., object] | None,
+    initargs: tuple[Any, ...],
 ) -> None:
+    global _stop_flag
     die_with_parent(parent)
+    _stop_flag = stop_flag
     # A forked worker inherits its parent's handlers; a parent's cleanup on SIGTERM (mirror
     # removes its temp files) is not the worker's to run.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if initializer is not None:
         initializer(*initargs)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back in the block (which takes the pool's and the futures'
+    locks); one that came meanwhile is delivered again, to the handler it was meant for, at
+    its end. Outside the main thread, which never runs handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = {}
+    for number in HELD_SIGNALS:
+        if callable(signal.getsignal(number)):  # SIG_DFL, SIG_IGN act in the kernel, not here
+            previous[number] = signal.signal(number, lambda number, frame: came.append(number))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(came):
+            signal.raise_signal(number)
+
+
+def waiting(pending: Collection[Future], timeout: float = 0.2) -> set[Future]:
+    """The futures of `pending` done within `timeout` seconds, with signals held meanwhile."""
+    with signals_held():
+        return wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)[0]

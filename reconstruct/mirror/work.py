@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from ..model import Reference
-from ..pool import process_pool
+from ..pool import Pool, check_stop, process_pool, signals_held, waiting
 from ..sources import Source, open_source
 from .plan import Job
 from .report import one_line
@@ -48,6 +48,7 @@ def render_chunk(
 
     outcomes: list[Outcome] = []
     for selector, name, tag, digest, repo in items:
+        check_stop()
         try:
             target = service.get_listed(
                 _source(spec, options), Reference(name, tag, digest, selector)
@@ -122,21 +123,22 @@ def outcomes(
     def submit(chunk: list[Job]) -> None:
         items = [(j.selector, j.name, j.tag, j.digest, j.repo) for j in chunk]
         try:
-            future = executor.submit(render_chunk, chunk[0].spec, options, era, items)
+            with signals_held():
+                future = executor.submit(render_chunk, chunk[0].spec, options, era, items)
         except RuntimeError as error:  # a broken pool refuses new work
             future = Future()
             future.set_exception(error)
         pending[future] = chunk
 
     todo = chunks(jobs, size)
+    finished = False
     try:
         for chunk in todo:
             submit(chunk)
             if len(pending) >= workers * CHUNKS_PER_WORKER:
                 break
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in waiting(pending):
                 chunk = pending.pop(future)
                 following = next(todo, None)
                 if following is not None:
@@ -146,7 +148,11 @@ def outcomes(
                 except Exception as error:  # the worker died (killed, out of memory)
                     results = [(None, f"worker failed: {one_line(error)}")] * len(chunk)
                 yield from zip(chunk, results, strict=True)
+        finished = True
     finally:
-        # On an interrupt or an error: chunks not started are dropped, running ones finish.
+        # On an interrupt, an error or a consumer that stopped: nothing more is wanted, so the
+        # workers give up their chunks at the next image rather than finish them.
+        if not finished and isinstance(executor, Pool):
+            executor.stop()
         executor.shutdown(wait=True, cancel_futures=True)
         _open.clear()

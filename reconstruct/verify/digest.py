@@ -14,17 +14,18 @@ import hashlib
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from ..blob.compression import LONGEST_MAGIC, compression_of, describe_error, pusher
 from ..blob.files import READ_CHUNK, BlobLocation, read_chunks
+from ..pool import check_stop, pool_context, process_pool, signals_held, waiting
 
 # Below this much layer data, worker processes cost more to start than they save.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
-# Workers report progress to the parent every this many bytes.
-PROGRESS_STEP = 8 * 1024 * 1024
+# Workers report progress to the parent, and look whether they are to stop, every this many bytes.
+PROGRESS_STEP = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def _start_worker(counter: Any) -> None:
 
 
 def _report_to_parent(count: int) -> None:
+    check_stop()  # a stopped pool's worker gives up the blob here, every PROGRESS_STEP bytes
     with _progress_counter.get_lock():
         _progress_counter.value += count
 
@@ -204,27 +206,22 @@ def _measure_here(
 def _measure_in_processes(
     jobs: list[Job], workers: int, on_progress: Callable[[int], None] | None
 ) -> dict[str, Measured]:
-    from ..pool import pool_context, process_pool
-
     # fork (reconstruct/pool.py): the parent has no threads of its own yet (a progress bar
     # draws from the main thread, below); workers die with the parent.
     counter = pool_context().Value("q", 0)
     results: dict[str, Measured] = {}
     with process_pool(workers, _start_worker, (counter,)) as pool:
-        pending: dict[Future[Measured], Job] = {
-            pool.submit(_measure_in_worker, job): job for job in jobs
-        }
         try:
+            with signals_held():
+                pending: dict[Future[Measured], Job] = {
+                    pool.submit(_measure_in_worker, job): job for job in jobs
+                }
             while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in waiting(pending):
                     results[pending.pop(future).key] = future.result()
                 if on_progress is not None:
                     on_progress(counter.value)
         except BaseException:  # Ctrl-C, or a worker that died: stop the others now
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                process.terminate()
+            pool.stop()
             raise
     return results
