@@ -117,15 +117,20 @@ print("interrupts", interrupts)
 """
 
 
-def test_interrupts_during_waits_never_hang_the_pool():
-    done = subprocess.run(
-        [sys.executable, "-c", RACE],
+def _python(script: str, timeout: float) -> subprocess.CompletedProcess:
+    """`script` run by a Python of its own, with this checkout importable."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def test_interrupts_during_waits_never_hang_the_pool():
+    done = _python(RACE, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 10, done.stdout
 
@@ -166,12 +171,5 @@ def test_a_stopped_pool_leaves_nothing_for_the_exit_to_wait_for():
         "print('stopped')\n"
     )
     for _ in range(5):
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _python(script, timeout=60)
         assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr[-2000:]
