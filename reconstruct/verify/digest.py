@@ -25,7 +25,7 @@ from ..pool import check_stop, pool_context, process_pool, signals_held, waiting
 # Below this much layer data, worker processes cost more to start than they save.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # Workers report progress to the parent, and look whether they are to stop, every this many bytes.
-PROGRESS_STEP = 1024 * 1024
+PROGRESS_STEP = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _start_worker(counter: Any) -> None:
 
 
 def _report_to_parent(count: int) -> None:
-    check_stop()  # a stopped pool's worker gives up the blob here, every PROGRESS_STEP bytes
+    check_stop()  # a stopped pool's worker gives up its blob here
     with _progress_counter.get_lock():
         _progress_counter.value += count
 
