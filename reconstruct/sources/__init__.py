@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from ..blob.contained import InputPath
 from ..blob.files import read_head
-from .base import Source, SourceError
+from .base import Source, SourceError, split_path_selector
 
 if TYPE_CHECKING:
     from ..blob.tar import MemberObserver
 
-# transport → (module, class, takes a path)
+# transport → (module, class)
 TRANSPORTS: dict[str, tuple[str, str]] = {
     "json": ("jsonfiles", "JsonFilesSource"),
     "oci": ("ocilayout", "OciLayoutSource"),
@@ -34,6 +34,7 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
     "docker-archive": ("dockerarchive", "DockerArchiveSource"),
     "oci-archive": ("ociarchive", "OciArchiveSource"),
     "docker-daemon": ("engine", "EngineSource"),
+    "containerd": ("containerd", "ContainerdSource"),
 }
 
 
@@ -47,19 +48,6 @@ def parse_spec(spec: str) -> tuple[str | None, str]:
     if sep and transport in TRANSPORTS:
         return transport, rest
     return None, spec
-
-
-def split_path_selector(argument: str) -> tuple[Path, str | None]:
-    """`DIR:tag` → (DIR, 'tag'): the longest prefix that exists is the path (paths may hold ':')."""
-    if argument == "-" or argument.startswith("-:"):  # standard input, for archives
-        return Path("-"), argument[2:] or None
-    if Path(argument).exists() or ":" not in argument:
-        return Path(argument), None
-    cut = len(argument)
-    while (cut := argument.rfind(":", 0, cut)) > 0:
-        if Path(argument[:cut]).exists():
-            return Path(argument[:cut]), argument[cut + 1 :] or None
-    return Path(argument), None
 
 
 def detect(path: Path) -> str:
@@ -80,6 +68,10 @@ def detect(path: Path) -> str:
             return "registry-dir"
         if looks_like_docker_root(path):
             return "docker-root"
+        from .containerd import is_containerd_root
+
+        if is_containerd_root(path):
+            return "containerd"
         return "json"
     if path.is_file():
         start = read_head(path, 512)
@@ -111,6 +103,12 @@ def _looks_like_dockerfile(path: Path, start: bytes) -> bool:
     return False
 
 
+def source_class_of(transport: str) -> type[Source]:
+    module_name, class_name = TRANSPORTS[transport]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)
+
+
 def open_source(
     spec: str,
     *,
@@ -140,12 +138,13 @@ def open_source(
         return EngineSource(host, exact=exact, bare=bare), argument or None
     if host or exact is not None:
         raise SourceError("--host and --exact only go with an engine (docker-daemon:REF)")
-    path, selector = split_path_selector(argument)
     if transport is None:
+        path, selector = split_path_selector(argument)
         transport = detect(path)
-    module_name, class_name = TRANSPORTS[transport]
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    source_class = getattr(module, class_name)
+        source_class = source_class_of(transport)
+    else:
+        source_class = source_class_of(transport)
+        path, selector = source_class.split_argument(argument)
     if transport == "json":
         return source_class(path, Path(config) if config else None), selector
     if config:
@@ -183,7 +182,10 @@ def input_path(spec: str) -> Path | None:
     transport, argument = parse_spec(spec)
     if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
         return None
-    path, _ = split_path_selector(argument)
+    if transport is None:
+        path, _ = split_path_selector(argument)
+    else:
+        path, _ = source_class_of(transport).split_argument(argument)
     if transport is None and str(path) != "-" and not path.exists():
         return None
     return path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import SourceError
@@ -37,6 +38,11 @@ class Capabilities:
 class Source(ABC):
     transport: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @classmethod
+    def split_argument(cls, argument: str) -> tuple[Path, str | None]:
+        """What follows `TRANSPORT:` → (the path to read, the selector); `PATH[:SELECTOR]`."""
+        return split_path_selector(argument)
 
     @abstractmethod
     def references(self) -> list[Reference]:
@@ -84,6 +90,19 @@ class Source(ABC):
         return [self.select(selector)] if selector else self.references()
 
 
+def split_path_selector(argument: str) -> tuple[Path, str | None]:
+    """`DIR:tag` → (DIR, 'tag'): the longest prefix that exists is the path (paths may hold ':')."""
+    if argument == "-" or argument.startswith("-:"):  # standard input, for archives
+        return Path("-"), argument[2:] or None
+    if Path(argument).exists() or ":" not in argument:
+        return Path(argument), None
+    cut = len(argument)
+    while (cut := argument.rfind(":", 0, cut)) > 0:
+        if Path(argument[:cut]).exists():
+            return Path(argument[:cut]), argument[cut + 1 :] or None
+    return Path(argument), None
+
+
 def matches_selector(ref: Reference, selector: str) -> bool:
     """Whether `selector` (tag, name:tag, name, digest or a 12+ digit prefix) names `ref`."""
     name_tag = f"{ref.name}:{ref.tag}" if ref.name and ref.tag else None
@@ -101,4 +120,4 @@ def matches_selector(ref: Reference, selector: str) -> bool:
     return len(bare) >= 12 and digest.removeprefix("sha256:").startswith(bare)
 
 
-__all__ = ["Capabilities", "Source", "SourceError", "matches_selector"]
+__all__ = ["Capabilities", "Source", "SourceError", "matches_selector", "split_path_selector"]

@@ -15,7 +15,13 @@ Per storage driver (`overlay2`, `vfs`, `windowsfilter`, …; several may be left
                                                       descriptor.json (Windows): a foreign
                                                       layer's descriptor (digest, size, urls)
 
-The manifest itself is not kept, so the compressed sizes and media types of ordinary layers are
+With the containerd image store (`"features": {"containerd-snapshotter": true}`, the default of
+Docker 29), images live in the data root's own containerd instead, `containerd/daemon/`
+(namespace `moby`): read as `containerd:` reads a root (containerd.py), every blob kept. When
+both stores hold images, both are listed, the containerd store's selectors prefixed
+`containerd:` as a driver's are when several drivers are present.
+
+In the classic store the manifest itself is not kept, so the compressed sizes and media types of ordinary layers are
 unknown; the manifest digest is the repo digest (`name@sha256:…`) when exactly one is recorded
 for the name read (it may be the digest of the manifest list that was pulled).
 
@@ -37,6 +43,7 @@ from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
 from ..refs import report_label, repositories_key, split_reference
 from .base import Source, SourceError, matches_selector
+from .containerd import METADATA, ContainerdImages
 from .partial import (
     diff_ids_of,
     image_from_config,
@@ -84,9 +91,15 @@ def _is_driver_dir(path: InputPath) -> bool:
     return (path / "imagedb").is_dir() or (path / "repositories.json").is_file()
 
 
+def containerd_store(path: Path) -> InputPath | None:
+    """The data root's containerd (the containerd image store), None when there is none."""
+    folder = InputPath.of(path) / "containerd" / "daemon"
+    return folder if (folder / METADATA / "meta.db").is_file() else None
+
+
 def looks_like_docker_root(path: Path) -> bool:
     """For detecting a bare path."""
-    return path.is_dir() and bool(find_drivers(path))
+    return path.is_dir() and (bool(find_drivers(path)) or containerd_store(path) is not None)
 
 
 @dataclass
@@ -149,14 +162,24 @@ class DockerRootSource(Source):
         if not path.is_dir():
             raise SourceError(f"docker-root: {path} is not a directory")
         folders = find_drivers(path)
-        if not folders:
+        store = containerd_store(path)
+        if not folders and store is None:
             raise SourceError(
-                f"docker-root: {path} is not a Docker data root (no image/<driver>/imagedb in it; "
-                "with the containerd image store, images live in containerd's content store)"
+                f"docker-root: {path} is not a Docker data root (no image/<driver>/imagedb and "
+                "no containerd/daemon in it; a dockerd using the system's containerd keeps its "
+                "images there: read containerd:/var/lib/containerd:moby/)"
             )
         self.path = path
         self.drivers = [Driver(folder, _read_repositories(folder)) for folder in folders]
         self._references: list[tuple[Reference, Driver]] | None = None
+        self.containerd = (
+            ContainerdImages(store, ("moby",), prefix="containerd:" if folders else "")
+            if store is not None
+            else None
+        )
+
+    def _in_containerd(self, reference: Reference) -> bool:
+        return self.containerd is not None and self.containerd.record_of(reference) is not None
 
     # --- listing ---------------------------------------------------------------------------
 
@@ -197,19 +220,28 @@ class DockerRootSource(Source):
         return self._references
 
     def references(self) -> list[Reference]:
-        return [ref for ref, _ in self._listing()]
+        found = [ref for ref, _ in self._listing()]
+        return found + (self.containerd.references() if self.containerd else [])
 
     def blobs(self, references: list[Reference]) -> BlobView:
         """Each image's config (hashable: its name is the Image ID); its layers are unpacked,
-        so only what layerdb records of them can be compared."""
+        so only what layerdb records of them can be compared. The containerd store's images
+        are walked from their manifests, every blob kept."""
         images: dict[str, UnpackedImage] = {}
+        if self.containerd is not None:
+            kept = [ref for ref in references if self._in_containerd(ref)]
+            view = self.containerd.blobs(kept)
+            references = [ref for ref in references if ref not in kept]
         for ref in references:
             image_id = ref.digest or ""
             if image_id in images:
                 images[image_id].label += f", {report_label(ref)}"
                 continue
             images[image_id] = self._unpacked(report_label(ref), image_id)
-        return BlobView(list(images.values()))
+        if self.containerd is None:
+            return BlobView(list(images.values()))
+        view.roots += list(images.values())
+        return view
 
     def _unpacked(self, label: str, image_id: str) -> UnpackedImage:
         found = [
@@ -241,6 +273,25 @@ class DockerRootSource(Source):
     # --- reading ---------------------------------------------------------------------------
 
     def get(self, selector: str | None = None) -> Target:
+        if self.containerd is not None:
+            if selector is None:
+                return self.get_reference(self.select(None))
+            found = self.containerd.lookup(selector)
+            if found and self.drivers and not selector.startswith("containerd:"):
+                try:
+                    self._pick(selector)
+                except SourceError:
+                    pass  # the classic store has no such image
+                else:
+                    raise SourceError(
+                        f"{self.transport}: {selector!r} is in both the classic and the "
+                        "containerd store: prefix containerd: or a driver's name "
+                        f"({self.drivers[0].name}:)"
+                    )
+            if found:
+                return self.get_reference(self.containerd.pick(found, selector, self.transport))
+            if not self.drivers or selector.startswith("containerd:"):
+                self.select(selector)  # raises "no image … here"
         ref, driver = self._pick(selector)
         image_id = ref.digest or ""
         image = self.read_image(driver, image_id, ref.name)
@@ -249,6 +300,12 @@ class DockerRootSource(Source):
         return Target(
             Reference(name=ref.name, tag=ref.tag, digest=image_id, selector=ref.selector), image
         )
+
+    def get_reference(self, reference: Reference) -> Target:
+        if self._in_containerd(reference):
+            assert self.containerd is not None
+            return self.containerd.target(reference, self.transport)
+        return super().get_reference(reference)
 
     def _pick(self, selector: str | None) -> tuple[Reference, Driver]:
         listing = self._listing()

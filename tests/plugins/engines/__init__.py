@@ -31,6 +31,9 @@ Fixtures (see each one's docstring for its attributes):
 ``podman_service``      ``podman system service`` (Docker-compatible API) on a socket
 ``skopeo``              skopeo copies of the dockerd image: oci, oci-archive, docker-archive, dir
 ``registry``            a distribution 2.8 registry on 127.0.0.1 with the images pushed
+``dockerd26``           dockerd 26 (Debian 13's, from .engines/trixie) on each store in turn:
+                        ``dockerd26_overlayfs``/``_native`` (containerd image store), ``_vfs``
+``standalone_containerd``  containerd 1.7 on a private root, OCI archives imported with ``ctr``
 
 Each skips with a one-line reason when not root, a binary is missing, or a
 daemon does not start. Tests using any of them get the ``engines`` marker, so
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.plugins.engines.containerd import StandaloneContainerd, standalone_containerd
 from tests.plugins.engines.containers_storage import (
     BuildahImages,
     ContainersStorage,
@@ -68,6 +72,13 @@ from tests.plugins.engines.dockerd import (
     DockerSaves,
     docker_saves,
     dockerd,
+)
+from tests.plugins.engines.dockerd26 import (
+    Dockerd26,
+    dockerd26,
+    dockerd26_native,
+    dockerd26_overlayfs,
+    dockerd26_vfs,
 )
 from tests.plugins.engines.images import (
     BASE,
@@ -117,6 +128,7 @@ __all__ = [
     "DockerSave",
     "DockerSaves",
     "Dockerd",
+    "Dockerd26",
     "EngineError",
     "ImageTruth",
     "Namespaces",
@@ -125,11 +137,16 @@ __all__ = [
     "Pushed",
     "Registry",
     "SkopeoCopies",
+    "StandaloneContainerd",
     "build_context",
     "buildah",
     "containers_storage",
     "docker_saves",
     "dockerd",
+    "dockerd26",
+    "dockerd26_native",
+    "dockerd26_overlayfs",
+    "dockerd26_vfs",
     "engine_namespaces",
     "engines_tmp",
     "podman",
@@ -140,6 +157,7 @@ __all__ = [
     "require_engines",
     "run",
     "skopeo",
+    "standalone_containerd",
     "tcp_http_get",
     "unix_http_get",
 ]
@@ -157,6 +175,11 @@ ENGINE_FIXTURES = frozenset(
         "podman_service",
         "skopeo",
         "registry",
+        "dockerd26",
+        "dockerd26_native",
+        "dockerd26_overlayfs",
+        "dockerd26_vfs",
+        "standalone_containerd",
     }
 )
 

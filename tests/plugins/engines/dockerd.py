@@ -76,8 +76,8 @@ class Dockerd:
     the same data root; ``with stopped():`` stops then restarts.
     """
 
-    def __init__(self, tmp: Path, namespaces: Namespaces):
-        self.dir = tmp / "docker"
+    def __init__(self, tmp: Path, namespaces: Namespaces, name: str = "docker"):
+        self.dir = tmp / name
         self.socket = self.dir / "docker.sock"
         self.host = f"unix://{self.socket}"
         self.data_root = self.dir / "root"
@@ -170,10 +170,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             return
         self.socket.unlink(missing_ok=True)
         self._daemon = Daemon(
-            "dockerd", self._command(), self.log, base_env(), (self.containerd_log,)
+            "dockerd", self._command(), self.log, self.daemon_env(), (self.containerd_log,)
         )
         self._daemon.start()
         self._daemon.wait_ready(self._ping)
+
+    def daemon_env(self) -> dict[str, str]:
+        return base_env()
 
     def _ping(self) -> bool:
         return self.socket.exists() and unix_http_get(self.socket, "/_ping", 5)[0] == 200
