@@ -1,10 +1,10 @@
 #!/bin/sh
-# Another Debian release's container engines, unpacked into .engines/<suite>/ with nothing
+# A Debian release's container engines, unpacked into .engines/<suite>/ with nothing
 # installed system-wide: the tests run dockerd 26 with the containerd image store (trixie's
-# docker.io, docker-cli, docker-buildx, containerd 1.7) on Debian 12, and dockerd 20.10
-# (bookworm's docker.io, containerd 1.6) on Debian 13.
+# docker.io, docker-cli, docker-buildx, containerd 1.7) from there on Debian 12 and 13 alike.
+# `bookworm` fetches dockerd 20.10 and containerd 1.6 the same way (the system's on Debian 12).
 #
-#   sh scripts/fetch-engines.sh            the other release's engines (trixie on 12, bookworm on 13)
+#   sh scripts/fetch-engines.sh            trixie's (the default; what the tests use on 12 and 13)
 #   sh scripts/fetch-engines.sh SUITE      that suite's
 #
 # apt-get downloads from this machine's own Debian mirror (its first deb.debian.org-style URI)
@@ -23,11 +23,7 @@ say_skip() {
 command -v apt-get >/dev/null 2>&1 || say_skip "no apt-get"
 [ -r /etc/debian_version ] || say_skip "not Debian"
 
-case "$(cut -d. -f1 /etc/debian_version)" in
-    12) other=trixie ;;
-    *) other=bookworm ;;
-esac
-suite=${1:-$other}
+suite=${1:-trixie}
 case "$suite" in
     trixie) packages="docker.io docker-cli docker-buildx containerd" ;;
     bookworm) packages="docker.io containerd" ;;

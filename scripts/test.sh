@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean checkout:
 #   1. as root on Debian: every Debian package the suite uses (scripts/install-engines.sh),
+#      and Debian 13's engines unpacked into .engines/trixie (scripts/fetch-engines.sh),
 #   2. a venv with the project and its test dependencies,
 #   3. pytest (real engines included),
 #   4. as root: the suite's engine-free part again inside a network namespace with no
@@ -14,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash scripts/install-engines.sh
+sh scripts/fetch-engines.sh trixie  # dockerd 26, containerd 1.7, buildx: into .engines/, not installed
 . scripts/venv.sh
 make_venv "[test]"
 python=.venv/bin/python

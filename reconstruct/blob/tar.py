@@ -84,6 +84,10 @@ class TarIndex:
         self._kept = kept
         self._pread = pread  # (offset, size) → bytes, for a seekable plain file
 
+    def kept_members(self) -> dict[str, bytes]:
+        """The metadata members whose bytes were kept (small JSON), by name."""
+        return dict(self._kept)
+
     @property
     def streamed(self) -> bool:
         """True when member data was only available during the pass (compressed or a pipe)."""

@@ -31,11 +31,12 @@ from typing import Any
 from urllib.parse import quote
 
 from ...blob.digests import is_digest_prefix
-from ...model import Image, Reference, Target
+from ...model import Image, Index, Reference, Target
 from ...refs import closest_tags, normalized_name, split_reference
 from ...text import human_size, parse_date
 from ..base import Capabilities, Source, SourceError
 from ..partial import image_from_config
+from . import containerd
 from .diagnosis import DEFAULT_HOST, api_message, describe_failure, explanation
 from .export import image_from_export, read_export
 from .history import HistoryEntry, evidence_from, infer_layers
@@ -90,6 +91,10 @@ class EngineSource(Source):
         self.exports: list[ExportStats] = []  # one per exact read, for tests and benchmarks
         self._api: Any = None
         self._podman: bool | None = None
+        self._info: dict[str, Any] | None = None
+        self._content: Any = (
+            False  # the containerd store's blobs, when readable (False: not looked)
+        )
 
     @property
     def host(self) -> str:
@@ -133,6 +138,8 @@ class EngineSource(Source):
             selector = refs[0].selector
         assert selector is not None
         inspect = self._inspect(selector)
+        if self._containerd_store():
+            return self._from_containerd(selector, inspect)
         exact = self.exact
         image = self._exact(inspect) if exact else self._fast(inspect)
         uncertain = sum(1 for step in image.steps if step.uncertain)
@@ -157,12 +164,92 @@ class EngineSource(Source):
             )
         return Target(Reference(name=name, tag=tag, digest=pull_digest, selector=selector), image)
 
+    # --- the containerd image store -----------------------------------------------------------
+
+    def _from_containerd(self, selector: str, inspect: dict[str, Any]) -> Target:
+        """The image's own chain (engine/containerd.py): from the content store when it is
+        readable here, else from the export (unless `exact` is False and then the API alone,
+        which knows no Image ID on this store)."""
+        target = str(inspect.get("Id") or "")
+        name, tag, _ = _naming(selector, inspect)
+        root: Image | Index | None = None
+        store = self._content_store()
+        if store is not None:
+            root = containerd.from_store(store, target)
+        size = inspect.get("Size") if isinstance(inspect.get("Size"), int) else None
+        if root is None and (self.exact or (self.exact is None and (size or 0) < EXACT_AUTO_LIMIT)):
+            root = self._export_chain(target)
+        if root is None:  # fast, from the API only
+            root = self._fast(inspect, containerd_store=True)
+            root.config_digest = None
+            root.docker_version = None
+            root.warnings.append(
+                "the engine keeps the containerd image store, whose API names images by their "
+                "index or manifest: the Image ID, the other platforms and the compressed "
+                "layers are not in it; --exact reads the image's own blobs"
+            )
+        return Target(Reference(name=name, tag=tag, digest=target, selector=selector), root)
+
+    def _containerd_store(self) -> bool:
+        return containerd.uses_containerd_store(self._engine_info())
+
+    def _engine_info(self) -> dict[str, Any]:
+        if self._info is None:
+            try:
+                info = self._call(lambda api: api.info(), "read the engine's info")
+            except SourceError:
+                info = None  # an engine that serves no /info is read as the classic store
+            self._info = info if isinstance(info, dict) else {}
+        return self._info
+
+    def _content_store(self) -> Any:
+        if self._content is False:
+            self._content = containerd.local_content_store(self._engine_info())
+        return self._content
+
+    def _export_chain(self, target: str) -> Image | Index:
+        response = self._export(target)
+        read = 0
+
+        def counted(size: int) -> bytes:
+            nonlocal read
+            data = response.raw.read(size)
+            read += len(data)
+            return data
+
+        try:
+            root, complete, members = containerd.from_export(counted, target)
+        except SourceError:
+            raise
+        except Exception as error:
+            raise self._failure(error, f"export {target}") from None
+        finally:
+            response.close()
+        self.exports.append(ExportStats(target, read, members, complete))
+        return root
+
+    def _export(self, image_id: str) -> Any:
+        api = self._connect()
+        url = f"{api.base_url}/v{api.api_version}/images/{quote(image_id, safe='')}/get"
+        try:
+            response = api.get(url, stream=True, timeout=(self.timeout, EXPORT_TIMEOUT))
+        except Exception as error:  # requests' and urllib3's errors, without importing them here
+            raise self._failure(error, f"export {image_id}") from None
+        if response.status_code != 200:
+            response.close()
+            raise SourceError(
+                f"docker-daemon: the engine refused to export {image_id}: {explanation(response)}"
+            )
+        return response
+
     # --- fast path --------------------------------------------------------------------------
 
-    def _fast(self, inspect: dict[str, Any]) -> Image:
+    def _fast(self, inspect: dict[str, Any], containerd_store: bool = False) -> Image:
         image_id = inspect.get("Id") or ""
         history = self._call(lambda api: api.history(image_id), f"read the history of {image_id}")
         entries = [_entry(item) for item in reversed(history or []) if isinstance(item, dict)]
+        if containerd_store:  # there `Size` is the snapshot's usage, never the layer's
+            entries = [replace(entry, size=-1) for entry in entries]
         diff_ids = [
             d for d in (inspect.get("RootFS") or {}).get("Layers") or [] if isinstance(d, str)
         ]
@@ -242,18 +329,8 @@ class EngineSource(Source):
     def _exact(self, inspect: dict[str, Any]) -> Image:
         image_id = inspect.get("Id") or ""
         windows = inspect.get("Os") == "windows"
-        api = self._connect()
-        url = f"{api.base_url}/v{api.api_version}/images/{quote(image_id, safe='')}/get"
+        response = self._export(image_id)
         try:
-            response = api.get(url, stream=True, timeout=(self.timeout, EXPORT_TIMEOUT))
-        except Exception as error:  # requests' and urllib3's errors, without importing them here
-            raise self._failure(error, f"export {image_id}") from None
-        try:
-            if response.status_code != 200:
-                raise SourceError(
-                    f"docker-daemon: the engine refused to export {image_id}: "
-                    f"{explanation(response)}"
-                )
             found = read_export(
                 lambda size: response.raw.read(size), image_id, want_layer_sources=windows
             )
