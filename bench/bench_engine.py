@@ -135,7 +135,8 @@ class PrivateDockerd:
         )
         (root / "daemon.json").write_text(json.dumps({"deprecated-key-path": str(root / "key")}))
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
+        """containerd and dockerd 20.10, as children of one shell (DOCKERD_SCRIPT)."""
         dockerd = [
             "dockerd",
             f"--config-file={self.root / 'daemon.json'}",
@@ -154,9 +155,12 @@ class PrivateDockerd:
         ]
         script = ["sh", "-c", DOCKERD_SCRIPT, "sh", str(self.root / "containerd.toml"),
                   str(self.root / "containerd.log"), str(self.cd_socket)]  # fmt: skip
+        return [*script, *dockerd]
+
+    def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                namespaced(self.root / "ns", [*script, *dockerd]),
+                namespaced(self.root / "ns", self.command()),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,

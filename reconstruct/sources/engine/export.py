@@ -23,6 +23,7 @@ from ..partial import (
     as_list,
     image_from_config,
     image_from_manifest,
+    kind_of,
     parse_json,
     sha256_digest,
 )
@@ -121,6 +122,14 @@ def image_from_export(found: ExportRead, config_digest: str) -> Image:
     """The model from the export's own config (and manifest, or LayerSources, where read)."""
     if found.config is None:
         raise SourceError(f"the engine's export does not hold the config {config_digest}")
+    kind = kind_of(parse_json(found.config, f"blob {config_digest}"))
+    if kind != "config":
+        # an engine that names images by their manifest (the containerd image store) and was
+        # not recognised as one: never read an index or manifest as if it were the config
+        raise SourceError(
+            f"the engine names this image by {config_digest}, which is an image {kind}, not "
+            "its config: its history cannot be read this way"
+        )
     warnings = []
     actual = sha256_digest(found.config)
     if actual != config_digest:
