@@ -23,6 +23,7 @@ never pay for it (it costs about 0.15 s).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -50,6 +51,11 @@ EXACT_AUTO_LIMIT = 200_000_000
 # Intermediate images looked up to settle an uncertain history, at most.
 MAX_PROBES = 64
 GO_ZERO_YEAR = 1  # Go's zero time: the engine's way of saying "no date"
+NO_IMAGE_ID = (
+    "the engine keeps the containerd image store, whose API names images by their index or "
+    "manifest: the Image ID and the compressed layers are not in it; --exact reads the image's "
+    "own blobs"
+)
 
 
 # --- the source --------------------------------------------------------------------------------
@@ -180,15 +186,55 @@ class EngineSource(Source):
         if root is None and (self.exact or (self.exact is None and (size or 0) < EXACT_AUTO_LIMIT)):
             root = self._export_chain(target)
         if root is None:  # fast, from the API only
+            root = self._api_chain(target, inspect)
+        if root is None:
             root = self._fast(inspect, containerd_store=True)
             root.config_digest = None
             root.docker_version = None
-            root.warnings.append(
-                "the engine keeps the containerd image store, whose API names images by their "
-                "index or manifest: the Image ID, the other platforms and the compressed "
-                "layers are not in it; --exact reads the image's own blobs"
-            )
+            root.warnings.append(NO_IMAGE_ID)
         return Target(Reference(name=name, tag=tag, digest=target, selector=selector), root)
+
+    def _api_chain(self, target: str, inspect: dict[str, Any]) -> Index | None:
+        """From API 1.48 on: the index from `manifests` (every platform and attestation the
+        engine holds), each image's config and history asked per `platform` (1.49 for the
+        inspect; before, the host platform's is the top inspect's). None on an older API."""
+        if _version_tuple(self._connect().api_version) < (1, 48):
+            return None
+        listed = self._get_json(f"/images/{quote(target, safe='')}/json", {"manifests": "1"})
+        if not isinstance(listed.get("Manifests"), list):
+            return None
+        per_platform = _version_tuple(self._connect().api_version) >= (1, 49)
+
+        def image_of(platform: dict[str, Any]) -> Image | None:
+            query = {"platform": json.dumps(platform, separators=(",", ":"))}
+            if per_platform:
+                seen = self._get_json(f"/images/{quote(target, safe='')}/json", query)
+            elif containerd.same_platform(platform, inspect):
+                seen = inspect
+            else:
+                return None  # an older engine shows one platform's config: the host's
+            history = self._get_json(f"/images/{quote(target, safe='')}/history", query)
+            image = self._fast(seen, containerd_store=True, history=history)
+            image.config_digest = None
+            image.docker_version = None
+            image.warnings.append(NO_IMAGE_ID)
+            return image
+
+        return containerd.index_from_manifests(target, listed, image_of)
+
+    def _get_json(self, path: str, params: dict[str, str]) -> Any:
+        api = self._connect()
+        url = f"{api.base_url}/v{api.api_version}{path}"
+
+        response = self._call(lambda client: client.get(url, params=params), f"read {path}")
+        if response.status_code != 200:
+            raise SourceError(f"docker-daemon: GET {path}: {explanation(response)}")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(
+                f"docker-daemon: GET {path}: the engine's answer is no JSON"
+            ) from None
 
     def _containerd_store(self) -> bool:
         return containerd.uses_containerd_store(self._engine_info())
@@ -244,9 +290,14 @@ class EngineSource(Source):
 
     # --- fast path --------------------------------------------------------------------------
 
-    def _fast(self, inspect: dict[str, Any], containerd_store: bool = False) -> Image:
+    def _fast(
+        self, inspect: dict[str, Any], containerd_store: bool = False, history: Any = None
+    ) -> Image:
         image_id = inspect.get("Id") or ""
-        history = self._call(lambda api: api.history(image_id), f"read the history of {image_id}")
+        if history is None:
+            history = self._call(
+                lambda api: api.history(image_id), f"read the history of {image_id}"
+            )
         entries = [_entry(item) for item in reversed(history or []) if isinstance(item, dict)]
         if containerd_store:  # there `Size` is the snapshot's usage, never the layer's
             entries = [replace(entry, size=-1) for entry in entries]
@@ -422,6 +473,13 @@ class EngineSource(Source):
 
 
 # --- small helpers -----------------------------------------------------------------------------
+
+
+def _version_tuple(version: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(version).split("."))
+    except ValueError:
+        return (0,)
 
 
 def _host_url(host: str | None) -> str | None:

@@ -9,7 +9,11 @@ own blobs, the real chain index → manifests → configs, for every platform th
   or a system containerd's `/var/lib/containerd`, namespace `moby`): every blob checked against
   its digest, so a blob that is not the one named is an error, never a wrong answer;
 - else from the engine's export (`docker save`: an OCI layout), streamed until the chain is
-  complete (every manifest and config the index names that the engine holds).
+  complete (every manifest and config the index names that the engine holds);
+- or, when the export is not wanted (a large image, `--exact` off), from what API 1.48 and later
+  say: `manifests` on image inspect (each manifest's descriptor, kind, platform, and for an
+  attestation the manifest it is for), `platform` on history (1.48) and inspect (1.49). That
+  index has every platform and attestation, but no config digest: the Image ID stays unknown.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ...blob.stores import BlobInfo, BlobStore, DirectoryBlobStore, MemoryBlobSt
 from ...blob.tar import read_stream_until
 from ...model import Image, Index
 from ..base import SourceError
-from ..partial import as_dict, as_list, kind_of, parse_json, resolve
+from ..partial import as_dict, as_list, index_from_json, kind_of, parse_json, resolve
 
 SNAPSHOTTER = "io.containerd.snapshotter.v1"
 CONTENT = "io.containerd.content.v1.content/blobs"
@@ -131,3 +135,66 @@ def from_export(read: Callable[[int], bytes], target: str) -> tuple[Image | Inde
     if root is None:
         raise SourceError(f"the engine's export does not hold {target}, the image's own blob")
     return root, complete, len(tar.members)
+
+
+ATTESTATION_TYPE = "vnd.docker.reference.type"
+ATTESTATION_FOR = "vnd.docker.reference.digest"
+
+
+def same_platform(platform: dict[str, Any], inspect: dict[str, Any]) -> bool:
+    """Whether an OCI platform is the one an (older engine's) inspect describes."""
+    return (platform.get("os"), platform.get("architecture"), platform.get("variant") or "") == (
+        inspect.get("Os"),
+        inspect.get("Architecture"),
+        inspect.get("Variant") or "",
+    )
+
+
+def index_from_manifests(
+    target: str, inspect: dict[str, Any], image_of: Callable[[dict[str, Any]], Image | None]
+) -> Index:
+    """The index an API 1.48 inspect describes in `Manifests` (ImageManifestSummary: `ID`,
+    `Descriptor`, `Available`, `Kind` image/attestation/unknown, `ImageData.Platform`,
+    `AttestationData.For`); `image_of(platform)` reads one available image's config and history."""
+    descriptors = []
+    kinds = []
+    for summary in as_list(inspect.get("Manifests")):
+        summary = as_dict(summary)
+        descriptor = dict(as_dict(summary.get("Descriptor")))
+        if not valid_digest(descriptor.get("digest")):
+            continue
+        kind = summary.get("Kind")
+        annotations = dict(as_dict(descriptor.get("annotations")))
+        if kind == "attestation":
+            annotations.setdefault(ATTESTATION_TYPE, "attestation-manifest")
+            subject = as_dict(summary.get("AttestationData")).get("For")
+            if valid_digest(subject):
+                annotations.setdefault(ATTESTATION_FOR, subject)
+            descriptor.setdefault("platform", {"architecture": "unknown", "os": "unknown"})
+        elif kind == "image" and "platform" not in descriptor:
+            platform = as_dict(as_dict(summary.get("ImageData")).get("Platform"))
+            if platform:
+                descriptor["platform"] = platform
+        if annotations:
+            descriptor["annotations"] = annotations
+        descriptors.append(descriptor)
+        kinds.append((kind, bool(summary.get("Available"))))
+    top = as_dict(inspect.get("Descriptor"))
+    document = {"mediaType": top.get("mediaType"), "manifests": descriptors}
+    index = index_from_json(MemoryBlobStore(), document, digest=target)
+    index.warnings.clear()  # "listed but not present": said once, below, with the reason
+    for entry, (kind, available) in zip(index.entries, kinds, strict=True):
+        if kind == "image" and available and entry.platform is not None:
+            platform = next(d for d in descriptors if d["digest"] == entry.digest)["platform"]
+            entry.image = image_of(platform)
+            if entry.image is not None:
+                entry.image.manifest_digest = entry.digest
+                entry.image.manifest_media_type = entry.media_type
+                entry.image.manifest_size = entry.size
+    absent = sum(1 for entry in index.entries if entry.image is None)
+    if absent:
+        index.warnings.append(
+            f"{absent} of the {len(index.entries)} manifests are listed from the engine's API "
+            "only (attestations, platforms it does not hold or does not show): --exact reads them"
+        )
+    return index

@@ -171,13 +171,13 @@ def _solve(
         made = {x for p in back[i] for x in choices[i] if p + x in back[i + 1]}
         if len(made) > 1:
             what = "a layer" if chosen[i] else "no layer"
-            guesses.append(
-                Guess(
-                    not chosen[i],
-                    "the engine reports size 0 for no layer and for a layer without file data: "
-                    f"guessed {what} from the instruction",
-                )
+            why = (
+                "the engine's history gives no layer sizes (on the containerd image store "
+                "`Size` is the snapshot's)"
+                if sizes[i] < 0
+                else "the engine reports size 0 for no layer and for a layer without file data"
             )
+            guesses.append(Guess(not chosen[i], f"{why}: guessed {what} from the instruction"))
         elif chosen[i] and len({p for p in back[i] if p + 1 in back[i + 1]}) > 1:
             guesses.append(Guess(False, "which layer this step made depends on uncertain steps"))
         else:
@@ -188,8 +188,8 @@ def _solve(
 def _choices(size: int, metadata: bool, sizes_exact: bool) -> tuple[int, ...]:
     if size > 0:
         return (1,)
-    if size == 0 and (metadata or sizes_exact):
-        return (0,)
+    if (size == 0 and (metadata or sizes_exact)) or (size < 0 and metadata):
+        return (0,)  # a size unknown: a metadata instruction still makes no layer
     return (0, 1)
 
 
