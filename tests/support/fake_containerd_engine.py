@@ -200,12 +200,19 @@ class TwoPlatformImage:
         if manifests:
             # in the index's order (moby walks the index): the images, then the attestations
             images = [
-                {"ID": _digest(item.manifest),
-                 "Descriptor": self.descriptor(item.manifest, OCI_MANIFEST)
-                 | {"platform": item.platform},
-                 "Available": True, "Size": {"Total": 8192, "Content": 300}, "Kind": "image",
-                 "ImageData": {"Platform": item.platform, "Containers": [],
-                               "Size": {"Unpacked": 8192}}}
+                {
+                    "ID": _digest(item.manifest),
+                    "Descriptor": self.descriptor(item.manifest, OCI_MANIFEST)
+                    | {"platform": item.platform},
+                    "Available": True,
+                    "Size": {"Total": 8192, "Content": 300},
+                    "Kind": "image",
+                    "ImageData": {
+                        "Platform": item.platform,
+                        "Containers": [],
+                        "Size": {"Unpacked": 8192},
+                    },
+                }
                 for item in self.platforms
             ]
             attestations = [
