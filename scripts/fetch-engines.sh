@@ -2,7 +2,8 @@
 # A Debian release's container engines, unpacked into .engines/<suite>/ with nothing
 # installed system-wide: the tests run dockerd 26 with the containerd image store (trixie's
 # docker.io, docker-cli, docker-buildx, containerd 1.7) from there on Debian 12 and 13 alike.
-# `bookworm` fetches dockerd 20.10 and containerd 1.6 the same way (the system's on Debian 12).
+# `bookworm` fetches dockerd 20.10 and containerd 1.6 the same way: the tests use them on
+# Debian 13 (on Debian 12 they are the system's).
 #
 #   sh scripts/fetch-engines.sh            trixie's (the default; what the tests use on 12 and 13)
 #   sh scripts/fetch-engines.sh SUITE      that suite's

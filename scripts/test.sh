@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean checkout:
 #   1. as root on Debian: every Debian package the suite uses (scripts/install-engines.sh),
-#      and Debian 13's engines unpacked into .engines/trixie (scripts/fetch-engines.sh),
+#      and Debian 13's engines unpacked into .engines/trixie (scripts/fetch-engines.sh; on
+#      Debian 13, Debian 12's dockerd 20.10 into .engines/bookworm),
 #   2. a venv with the project and its test dependencies,
 #   3. pytest (real engines included),
 #   4. as root: the suite's engine-free part again inside a network namespace with no
@@ -16,6 +17,8 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash scripts/install-engines.sh
 sh scripts/fetch-engines.sh trixie  # dockerd 26, containerd 1.7, buildx: into .engines/, not installed
+# dockerd 20.10 is the system's on Debian 12; elsewhere bookworm's, fetched the same way
+grep -q '^12\.' /etc/debian_version 2>/dev/null || sh scripts/fetch-engines.sh bookworm
 . scripts/venv.sh
 make_venv "[test]"
 python=.venv/bin/python

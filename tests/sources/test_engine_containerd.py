@@ -125,3 +125,23 @@ def test_the_image_id_is_the_config_digest(saved):
         assert image.config_digest == d.images[ref].id, ref
     out = run("ls", "docker-daemon:", "--host", d.host)
     assert out.code == 0, out.err
+
+
+def test_mirror_and_audit_of_the_engine(saved, tmp_path):
+    d, _ = saved
+    env = os.environ | {"DOCKER_HOST": d.host}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "reconstruct", *args], cwd=REPO, capture_output=True,
+            env=env, timeout=600,
+        )  # fmt: skip
+
+    out = tmp_path / "mirror"
+    mirrored = cli("mirror", "docker-daemon:", str(out))
+    assert mirrored.returncode == 0, mirrored.stderr.decode()
+    for ref in d.built.refs:
+        name, tag = ref.rsplit(":", 1)
+        assert (out / "repos" / name / "remote" / f"{tag}.md").is_file(), ref
+    audit = cli("audit", "docker-daemon:reconstruct-test/full:1")
+    assert audit.returncode in (0, 1) and b"TOKEN" in audit.stdout, audit.stderr.decode()

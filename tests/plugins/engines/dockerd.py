@@ -29,9 +29,24 @@ from tests.plugins.engines.records import ImageTruth
 from tests.plugins.engines.session import base_env, cgroup_name, require_engines
 from tests.support.needs import unavailable
 
+REPO = Path(__file__).resolve().parents[3]
+
+
+def legacy_root() -> Path | None:
+    """Where dockerd 20.10 and containerd 1.6 are: the system's on Debian 12 (None), else
+    bookworm's packages unpacked by `scripts/fetch-engines.sh bookworm` (Debian 13's own
+    docker.io is 26, tested by dockerd26.py)."""
+    try:
+        release = Path("/etc/debian_version").read_text().split(".")[0].strip()
+    except OSError:
+        return None
+    return None if release == "12" else REPO / ".engines" / "bookworm" / "root"
+
+
+LEGACY_ROOT = legacy_root()
 # /usr/local/bin/docker on these machines is a 28.x client; the docker.io one
 # matches dockerd 20.10 (API 1.41).
-DOCKER_CLI = "/usr/bin/docker"
+DOCKER_CLI = str(LEGACY_ROOT / "usr/bin/docker") if LEGACY_ROOT else "/usr/bin/docker"
 DOCKER_API_VERSION = "1.41"
 
 
@@ -176,7 +191,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         self._daemon.wait_ready(self._ping)
 
     def daemon_env(self) -> dict[str, str]:
-        return base_env()
+        env = base_env()
+        if LEGACY_ROOT is not None:  # bookworm's dockerd and containerd first, the system's runc
+            env["PATH"] = f"{LEGACY_ROOT}/usr/sbin:{LEGACY_ROOT}/usr/bin:{env['PATH']}"
+        return env
 
     def _ping(self) -> bool:
         return self.socket.exists() and unix_http_get(self.socket, "/_ping", 5)[0] == 200
@@ -241,7 +259,14 @@ def dockerd(
     engines_tmp: Path, engine_namespaces: Namespaces, build_context: BuildContext
 ) -> Iterator[Dockerd]:
     """dockerd with busybox:local imported and the test images built; see Dockerd."""
-    require_engines("dockerd", "containerd", "runc", "unshare")
+    if LEGACY_ROOT is None:
+        require_engines("dockerd", "containerd", "runc", "unshare")
+    else:
+        require_engines("runc", "unshare")
+        if not (LEGACY_ROOT / "usr/sbin/dockerd").exists():
+            unavailable(
+                f"engines: no dockerd 20.10 in {LEGACY_ROOT}: run scripts/fetch-engines.sh bookworm"
+            )
     if not (Path(DOCKER_CLI).exists() or shutil.which("docker")):
         unavailable("engines: no docker CLI")
     d = Dockerd(engines_tmp, engine_namespaces)
