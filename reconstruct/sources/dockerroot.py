@@ -41,7 +41,7 @@ from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
-from ..refs import report_label, repositories_key, split_reference
+from ..refs import holding_label, report_label, repositories_key, split_reference
 from .base import Source, SourceError, matches_selector
 from .containerd import METADATA, ContainerdImages
 from .partial import (
@@ -291,7 +291,7 @@ class DockerRootSource(Source):
             if found:
                 return self.get_reference(self.containerd.pick(found, selector, self.transport))
             if not self.drivers or selector.startswith("containerd:"):
-                self.select(selector)  # raises "no image … here"
+                raise self._no_image(selector)
         ref, driver = self._pick(selector)
         image_id = ref.digest or ""
         image = self.read_image(driver, image_id, ref.name)
@@ -300,6 +300,10 @@ class DockerRootSource(Source):
         return Target(
             Reference(name=ref.name, tag=ref.tag, digest=image_id, selector=ref.selector), image
         )
+
+    def _no_image(self, selector: str) -> SourceError:
+        held = ", ".join(holding_label(ref) for ref in self.references()[:8])
+        return SourceError(f"{self.transport}: no image {selector!r} here (it holds: {held})")
 
     def get_reference(self, reference: Reference) -> Target:
         if self._in_containerd(reference):
@@ -338,7 +342,7 @@ class DockerRootSource(Source):
             for driver in drivers:  # an intermediate image (a parent), which is not listed
                 if valid_digest(image_id) and driver.config_path(image_id).is_file():
                     return Reference(digest=image_id, selector=image_id), driver
-            self.select(selector)  # raises "no image … here"
+            raise self._no_image(selector)
         if is_digest_prefix(selector):
             keys = {ref.digest for ref, _ in matches}
         else:  # a tag alone (or a short name) must name one image

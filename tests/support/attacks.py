@@ -181,6 +181,23 @@ def _data_root(folder: Path) -> Path:
     return folder
 
 
+def _containerd_root(folder: Path) -> Path:
+    """containerd's own root: meta.db naming `docker.io/library/evil:1` in namespace k8s.io,
+    and the content store."""
+    from tests.support.boltwrite import containerd_meta
+
+    target = (digest(IMAGE["manifest"]), "application/vnd.oci.image.manifest.v1+json",
+              len(IMAGE["manifest"]))  # fmt: skip
+    meta = containerd_meta({"k8s.io": {"docker.io/library/evil:1": target}})
+    _write(folder / "io.containerd.metadata.v1.bolt" / "meta.db", meta)
+    for name in ("layer", "config", "manifest"):
+        _write(folder / CONTENT / _hex(name), IMAGE[name])
+    return folder
+
+
+CONTENT = "io.containerd.content.v1.content/blobs/sha256"
+
+
 def _blob_folder(folder: Path) -> Path:
     for name in ("layer", "config", "manifest", "index"):
         _write(folder / f"sha256:{_hex(name)}", IMAGE[name])
@@ -202,6 +219,7 @@ def build(folder: Path) -> dict[str, Attack]:
     copies = _layout(outside / "layout")  # valid blobs: a link out would be followed silently
     _registry(outside / "registry")
     _data_root(outside / "root")
+    _containerd_root(outside / "containerd")
     _write(outside / "Dockerfile", f"FROM scratch\nRUN echo {SECRET}\n".encode())
     _repo_info(outside / "repoinfo")
     root = os.geteuid() == 0
@@ -320,6 +338,30 @@ def build(folder: Path) -> dict[str, Attack]:
         path = _data_root(case("root-config-device"))
         _special(path / config_file, "device")
         cases["root-config-device"] = Attack(f"docker-root:{path}")
+
+    # --- containerd roots
+    meta = "io.containerd.metadata.v1.bolt/meta.db"
+    path = _containerd_root(case("containerd-meta-is-the-secret"))
+    _link(path / meta, secret)
+    cases["containerd-meta-is-the-secret"] = Attack(f"containerd:{path}")
+    path = _containerd_root(case("containerd-meta-out"))
+    _link(path / meta, outside / "containerd" / meta)
+    cases["containerd-meta-out"] = Attack(f"containerd:{path}")
+    path = _containerd_root(case("containerd-meta-fifo"))
+    _special(path / meta, "fifo")
+    cases["containerd-meta-fifo"] = Attack(f"containerd:{path}")
+    path = _containerd_root(case("containerd-content-out"))
+    _link(
+        path / "io.containerd.content.v1.content",
+        outside / "containerd/io.containerd.content.v1.content",
+    )
+    cases["containerd-content-out"] = Attack(f"containerd:{path}")
+    path = _containerd_root(case("containerd-config-out"))
+    _link(path / CONTENT / _hex("config"), outside / "containerd" / CONTENT / _hex("config"))
+    cases["containerd-config-out"] = Attack(f"containerd:{path}")
+    path = _containerd_root(case("containerd-layer-is-the-secret"))
+    _link(path / CONTENT / _hex("layer"), secret)
+    cases["containerd-layer-is-the-secret"] = Attack(f"containerd:{path}", show_ok=True)
 
     # --- folders of blobs, repo-info checkouts, build contexts
     path = _blob_folder(case("json-blobs-out"))
