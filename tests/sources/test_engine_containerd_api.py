@@ -10,6 +10,7 @@ import json
 import pytest
 
 from reconstruct import api
+from reconstruct.errors import SourceError
 from reconstruct.sources.engine import EngineSource
 from reconstruct.sources.engine import containerd as engine_containerd
 from tests.support.fake_containerd_engine import TAG, FakeContainerdEngine
@@ -76,3 +77,28 @@ def test_an_older_api_falls_back_to_the_host_platform(tmp_path, monkeypatch):
     assert image.config_digest is None and image.docker_version is None
     assert image.steps[0].created_by.startswith("COPY hello.txt")
     assert not any("manifests=" in r for r in fake.requests)
+
+
+def test_exact_never_prints_an_empty_history_when_the_chain_cannot_be_followed(engine):
+    """An export that lacks the image's own index: an error naming it, never exit 0."""
+    fake, _ = engine
+    whole = fake.image.export
+    target_member = f"blobs/sha256/{fake.image.target[7:]}"
+
+    def without_index() -> bytes:
+        import io
+        import tarfile
+
+        out = io.BytesIO()
+        with (
+            tarfile.open(fileobj=io.BytesIO(whole())) as tar,
+            tarfile.open(fileobj=out, mode="w") as kept,
+        ):
+            for member in tar.getmembers():
+                if member.name != target_member:
+                    kept.addfile(member, tar.extractfile(member))
+        return out.getvalue()
+
+    fake.image.export = without_index
+    with pytest.raises(SourceError, match="does not hold"):
+        EngineSource(fake.url, exact=True).get(TAG)
