@@ -28,14 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import (  # the bench folder is no package: found through sys.path
-    IMAGE_DOCKERFILE,
     PrivateDockerd,
-    busybox_tar,
+    build_images,
     reconstruct_argv,
     timed,
     unmount_under,
@@ -93,21 +91,6 @@ class ContainerdStoreDockerd(PrivateDockerd):
         return done.stdout
 
 
-def build_images(daemon: ContainerdStoreDockerd, work: Path, count: int) -> list[str]:
-    daemon.docker("import", "-", "busybox:local", stdin=busybox_tar())
-
-    def build(i: int) -> str:
-        context = work / "contexts" / f"{i:03d}"
-        context.mkdir(parents=True)
-        (context / "Dockerfile").write_text(IMAGE_DOCKERFILE.format(i=i))
-        tag = f"bench/img-{i:03d}:1"
-        daemon.docker("buildx", "build", "-q", "--network", "none", "-t", tag, str(context))
-        return tag
-
-    with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(build, range(count)))
-
-
 def cli_loop(daemon: ContainerdStoreDockerd, refs: list[str]) -> float:
     cli = str(TRIXIE / "usr/bin/docker")
     start = time.perf_counter()
@@ -131,7 +114,7 @@ def main() -> None:
     try:
         daemon.start()
         started = time.perf_counter()
-        refs = build_images(daemon, work, args.images)
+        refs = build_images(daemon, work, args.images, ("buildx", "build"))
         print(f"built {len(refs)} images in {time.perf_counter() - started:.0f} s")
         env = os.environ | {"DOCKER_HOST": daemon.host}
         runs: dict[str, list[float]] = {}

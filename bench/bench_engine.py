@@ -276,7 +276,11 @@ def busybox_tar() -> bytes:
     return out.getvalue()
 
 
-def build_images(daemon: PrivateDockerd, work: Path, count: int) -> list[str]:
+def build_images(
+    daemon: PrivateDockerd, work: Path, count: int, build_command: tuple[str, ...] = ("build",)
+) -> list[str]:
+    """`count` small images from busybox:local; `build_command`: ("buildx", "build") for
+    BuildKit."""
     daemon.docker("import", "-", "busybox:local", stdin=busybox_tar())
 
     def build(i: int) -> str:
@@ -284,7 +288,7 @@ def build_images(daemon: PrivateDockerd, work: Path, count: int) -> list[str]:
         context.mkdir(parents=True)
         (context / "Dockerfile").write_text(IMAGE_DOCKERFILE.format(i=i))
         tag = f"bench/img-{i:03d}:1"
-        daemon.docker("build", "-q", "--network", "none", "-t", tag, str(context))
+        daemon.docker(*build_command, "-q", "--network", "none", "-t", tag, str(context))
         return tag
 
     with ThreadPoolExecutor(4) as pool:

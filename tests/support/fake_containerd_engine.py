@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import re
-import socketserver
 import tarfile
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.fake_engine import _Server  # one threaded unix-socket server for both fakes
 
 TAG = "example/two:1"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -277,10 +278,6 @@ class FakeContainerdEngine:
         self._server.shutdown()
         self._server.server_close()
         self.socket_path.unlink(missing_ok=True)
-
-
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

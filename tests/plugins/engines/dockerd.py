@@ -48,6 +48,14 @@ LEGACY_ROOT = legacy_root()
 # matches dockerd 20.10 (API 1.41).
 DOCKER_CLI = str(LEGACY_ROOT / "usr/bin/docker") if LEGACY_ROOT else "/usr/bin/docker"
 DOCKER_API_VERSION = "1.41"
+# no network at all: no bridge, no iptables, no sysctl changes
+NO_NETWORK = (
+    "--bridge=none",
+    "--iptables=false",
+    "--ip6tables=false",
+    "--ip-forward=false",
+    "--ip-masq=false",
+)
 
 
 # Runs containerd and then dockerd ("$@") as children of this shell, which
@@ -152,12 +160,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             # system one at /run/containerd/containerd.sock if there is one
             f"--containerd={self.containerd_socket}",
             "--storage-driver=vfs",
-            # no network at all: no bridge, no iptables, no sysctl changes
-            "--bridge=none",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--ip-forward=false",
-            "--ip-masq=false",
+            *NO_NETWORK,
             f"--host={self.host}",
             f"--data-root={self.data_root}",
             f"--exec-root={self.exec_root}",

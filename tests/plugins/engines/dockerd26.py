@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.engines.dockerd import Dockerd
+from tests.plugins.engines.dockerd import NO_NETWORK, Dockerd
 from tests.plugins.engines.images import BASE, FULL, FULL_TAGS, SMALL, BuildContext
 from tests.plugins.engines.namespaces import Namespaces
 from tests.plugins.engines.processes import _unmount_under
@@ -115,11 +115,7 @@ class Dockerd26(Dockerd):
             [
                 str(TRIXIE / "usr/sbin/dockerd"),
                 f"--config-file={self.dir / 'daemon.json'}",
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-forward=false",
-                "--ip-masq=false",
+                *NO_NETWORK,
                 f"--host={self.host}",
                 f"--data-root={self.data_root}",
                 f"--exec-root={self.exec_root}",
