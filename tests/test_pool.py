@@ -42,7 +42,16 @@ def test_a_signal_in_the_block_is_delivered_at_its_end():
         signal.signal(signal.SIGINT, previous)
 
 
-def test_a_raising_handler_raises_after_the_block_and_is_restored():
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler, whatever this process inherited: a shell starts background
+    jobs with SIGINT ignored, and then Python installs none."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_raising_handler_raises_after_the_block_and_is_restored(python_sigint):
     with pytest.raises(KeyboardInterrupt), signals_held():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
@@ -60,7 +69,7 @@ def test_default_dispositions_are_left_alone():
         signal.signal(signal.SIGTERM, previous)
 
 
-def test_outside_the_main_thread_nothing_changes():
+def test_outside_the_main_thread_nothing_changes(python_sigint):
     seen = []
 
     def run() -> None:
