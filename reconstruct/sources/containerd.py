@@ -149,6 +149,7 @@ class ContainerdImages:
         self.prefix = prefix
         self.store = DirectoryBlobStore(root / CONTENT / "blobs")
         self._listing: list[tuple[Reference, ImageRecord]] | None = None
+        self._by_selector: dict[str | None, tuple[Reference, ImageRecord]] | None = None
 
     def records(self) -> list[ImageRecord]:
         path = self.root / METADATA / "meta.db"
@@ -226,10 +227,11 @@ class ContainerdImages:
         return matches[0]
 
     def record_of(self, reference: Reference) -> ImageRecord | None:
-        for ref, record in self.listing():
-            if ref == reference:
-                return record
-        return None
+        """The record a listed reference came from (selectors are unique here)."""
+        if self._by_selector is None:
+            self._by_selector = {ref.selector: (ref, rec) for ref, rec in self.listing()}
+        found = self._by_selector.get(reference.selector)
+        return found[1] if found is not None and found[0] == reference else None
 
     def target(self, reference: Reference, transport: str) -> Target:
         what = reference.selector or reference.digest or "?"
