@@ -11,7 +11,8 @@
 # apt-get downloads from this machine's own Debian mirror (its first deb.debian.org-style URI)
 # with the suite changed, into a private sources list, lists and cache; `dpkg -x` unpacks each
 # package into .engines/<suite>/root. Their runc is not used (trixie's needs glibc 2.38): the
-# tests run the system's. Idempotent: a complete unpack is marked .engines/<suite>/done.
+# tests run the system's. Idempotent: a complete unpack is marked .engines/<suite>/done (holding
+# the package list, so a changed list fetches again).
 # Not root, no apt-get or not Debian: says so in one line and exits 0.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,12 +28,16 @@ command -v apt-get >/dev/null 2>&1 || say_skip "no apt-get"
 suite=${1:-trixie}
 case "$suite" in
     trixie) packages="docker.io docker-cli docker-buildx containerd" ;;
-    bookworm) packages="docker.io containerd" ;;
+    # dockerd 20.10 links libdevmapper.so.1.02.1, which Debian 13 no longer installs with docker.io
+    bookworm) packages="docker.io containerd libdevmapper1.02.1" ;;
     *) echo "fetch-engines: no package list for suite $suite"; exit 2 ;;
 esac
 
 dest=$PWD/.engines/$suite
-[ -e "$dest/done" ] && { echo "fetch-engines: $suite engines already in $dest"; exit 0; }
+if [ "$(cat "$dest/done" 2>/dev/null)" = "$packages" ]; then
+    echo "fetch-engines: $suite engines already in $dest"
+    exit 0
+fi
 
 # The machine's own mirror: the first URI of a deb822 .sources file or a one-line entry.
 mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
@@ -65,5 +70,5 @@ for deb in "$dest"/debs/*.deb; do
     dpkg -x "$deb" "$dest/root" || { echo "fetch-engines: dpkg -x $deb failed"; exit 1; }
 done
 rm -rf "$dest/apt/cache" "$dest/apt/lists"
-touch "$dest/done"
+echo "$packages" >"$dest/done"
 echo "fetch-engines: $suite's $packages unpacked into $dest/root"
