@@ -28,8 +28,8 @@ command -v apt-get >/dev/null 2>&1 || say_skip "no apt-get"
 suite=${1:-trixie}
 case "$suite" in
     trixie) packages="docker.io docker-cli docker-buildx containerd" ;;
-    # dockerd 20.10 links libdevmapper.so.1.02.1, which Debian 13 no longer installs with docker.io
-    bookworm) packages="docker.io containerd libdevmapper1.02.1" ;;
+    # dockerd 20.10 also links libdevmapper.so.1.02.1: install-engines.sh installs it
+    bookworm) packages="docker.io containerd" ;;
     *) echo "fetch-engines: no package list for suite $suite"; exit 2 ;;
 esac
 

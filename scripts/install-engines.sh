@@ -21,6 +21,11 @@ PACKAGES="docker.io docker-cli buildah podman skopeo docker-registry busybox-sta
 # unshare/setpriv/mount (util-linux, mount), strace (no file outside an input is opened),
 # sha256sum and diff (essential anyway).
 TOOLS="time strace zstd xz-utils gzip util-linux mount"
+# Debian 12's dockerd 20.10, which the tests fetch on Debian 13 (fetch-engines.sh bookworm),
+# links libdevmapper.so.1.02.1: Debian 12's docker.io brings it, Debian 13's does not. (An
+# LD_LIBRARY_PATH would not do: dockerd re-executes itself to apply layers with a clean
+# environment.)
+LIBRARIES="libdevmapper1.02.1"
 # Packages that exist only in some releases; absent ones are not an error.
 OPTIONAL="docker-cli"
 LOG="${ENGINES_INSTALL_LOG:-/tmp/install-engines.log}"
@@ -46,7 +51,7 @@ is_optional() {
 }
 
 todo=""
-for p in $PACKAGES $TOOLS; do
+for p in $PACKAGES $TOOLS $LIBRARIES; do
     installed "$p" || todo="$todo $p"
 done
 if [ -z "$todo" ]; then

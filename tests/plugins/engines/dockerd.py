@@ -197,10 +197,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         env = base_env()
         if LEGACY_ROOT is not None:  # bookworm's dockerd and containerd first, the system's runc
             env["PATH"] = f"{LEGACY_ROOT}/usr/sbin:{LEGACY_ROOT}/usr/bin:{env['PATH']}"
-            # and bookworm's libdevmapper, which dockerd 20.10 links (nothing else is there)
-            libraries = sorted(str(p) for p in LEGACY_ROOT.glob("lib/*-linux-gnu"))
-            libraries += sorted(str(p) for p in LEGACY_ROOT.glob("usr/lib/*-linux-gnu"))
-            env["LD_LIBRARY_PATH"] = ":".join(libraries)
         return env
 
     def _ping(self) -> bool:
