@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from ..blob.digests import is_digest_prefix
 from ..errors import SourceError
 from ..model import Reference, Target
 from ..refs import display_name, holding_label, split_reference
@@ -103,6 +104,23 @@ def split_path_selector(argument: str) -> tuple[Path, str | None]:
     return Path(argument), None
 
 
+def check_unambiguous(
+    matches: list[Reference], selector: str, transport: str, hint: str = ""
+) -> None:
+    """Refuse a selector that names several images (a digest prefix: several digests; a name
+    or tag: several name:tag@digest); the same image under several listings is one."""
+    if is_digest_prefix(selector):
+        keys: set = {ref.digest for ref in matches}
+    else:
+        keys = {(ref.name, ref.tag, ref.digest) for ref in matches}
+    if len(keys) > 1:
+        raise SourceError(
+            f"{transport}: {selector!r} is ambiguous here: "
+            + ", ".join(ref.selector or "?" for ref in matches[:8])
+            + hint
+        )
+
+
 def matches_selector(ref: Reference, selector: str) -> bool:
     """Whether `selector` (tag, name:tag, name, digest or a 12+ digit prefix) names `ref`."""
     name_tag = f"{ref.name}:{ref.tag}" if ref.name and ref.tag else None
@@ -120,4 +138,11 @@ def matches_selector(ref: Reference, selector: str) -> bool:
     return len(bare) >= 12 and digest.removeprefix("sha256:").startswith(bare)
 
 
-__all__ = ["Capabilities", "Source", "SourceError", "matches_selector", "split_path_selector"]
+__all__ = [
+    "Capabilities",
+    "Source",
+    "SourceError",
+    "check_unambiguous",
+    "matches_selector",
+    "split_path_selector",
+]

@@ -29,14 +29,20 @@ from pathlib import Path
 
 from ..blob.bbolt import BoltDB, BoltError, Bucket
 from ..blob.contained import InputPath
-from ..blob.digests import is_digest_prefix, valid_digest
+from ..blob.digests import valid_digest
 from ..blob.files import read_small_file
 from ..blob.stores import DirectoryBlobStore
 from ..model import Reference, Target
-from ..refs import report_label, split_reference
-from .base import Source, SourceError, matches_selector, split_path_selector
+from ..refs import split_reference
+from .base import (
+    Source,
+    SourceError,
+    check_unambiguous,
+    matches_selector,
+    split_path_selector,
+)
 from .partial import resolve
-from .view import BlobView, DescriptorRoot, digest_roots
+from .view import BlobView, stored_view
 
 DEFAULT_ROOT = Path("/var/lib/containerd")
 CONTENT = "io.containerd.content.v1.content"
@@ -214,16 +220,7 @@ class ContainerdImages:
 
     def pick(self, matches: list[Reference], selector: str, transport: str) -> Reference:
         """The one image `matches` (what `lookup(selector)` found, not empty) names."""
-        if is_digest_prefix(selector):
-            keys = {ref.digest for ref in matches}
-        else:
-            keys = {(ref.name, ref.tag, ref.digest) for ref in matches}
-        if len(keys) > 1:
-            raise SourceError(
-                f"{transport}: {selector!r} is ambiguous here: "
-                + ", ".join(ref.selector or "?" for ref in matches[:8])
-                + "; use a selector as listed"
-            )
+        check_unambiguous(matches, selector, transport, "; use a selector as listed")
         return matches[0]
 
     def record_of(self, reference: Reference) -> ImageRecord | None:
@@ -252,11 +249,7 @@ class ContainerdImages:
         return Target(reference, root)
 
     def blobs(self, references: list[Reference]) -> BlobView:
-        roots = digest_roots(references)
-        roots += [DescriptorRoot(report_label(ref), {}) for ref in references if not ref.digest]
-        # a node may drop a layer's compressed blob once unpacked (discard_unpacked_layers),
-        # and holds only the platforms it pulled
-        return BlobView(roots, store=self.store, layers_may_be_absent=True)
+        return stored_view(references, self.store)
 
 
 class ContainerdSource(Source):

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from ..blob.contained import InputPath
-from ..blob.digests import check_digest, is_digest_prefix, valid_digest
+from ..blob.digests import check_digest, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
 from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
 from ..refs import holding_label, report_label, repositories_key, split_reference
-from .base import Source, SourceError, matches_selector
+from .base import Source, SourceError, check_unambiguous, matches_selector
 from .containerd import METADATA, ContainerdImages
 from .partial import (
     diff_ids_of,
@@ -343,15 +343,7 @@ class DockerRootSource(Source):
                 if valid_digest(image_id) and driver.config_path(image_id).is_file():
                     return Reference(digest=image_id, selector=image_id), driver
             raise self._no_image(selector)
-        if is_digest_prefix(selector):
-            keys = {ref.digest for ref, _ in matches}
-        else:  # a tag alone (or a short name) must name one image
-            keys = {(ref.name, ref.tag, ref.digest) for ref, _ in matches}
-        if len(keys) > 1:
-            raise SourceError(
-                f"{self.transport}: {selector!r} is ambiguous here: "
-                + ", ".join(ref.selector or "?" for ref, _ in matches[:8])
-            )
+        check_unambiguous([ref for ref, _ in matches], selector, self.transport)
         return matches[0]
 
     def read_image(self, driver: Driver, image_id: str, name: str | None) -> Image:

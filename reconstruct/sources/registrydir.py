@@ -25,10 +25,9 @@ from ..blob.digests import check_digest, is_digest_prefix, valid_digest
 from ..blob.files import read_text_file
 from ..blob.stores import DirectoryBlobStore
 from ..model import Image, Index, Reference, Target
-from ..refs import report_label
 from .base import Source, SourceError, matches_selector
 from .partial import as_list, kind_of, parse_json, resolve
-from .view import BlobView, DescriptorRoot, digest_roots
+from .view import BlobView, stored_view
 
 BLOB_PATTERN = "{alg}/{short}/{hex}/data"
 MAX_LINK_BYTES = 1024
@@ -203,10 +202,7 @@ class RegistryDirSource(Source):
         return self.get_reference(self.select(selector))
 
     def blobs(self, references: list[Reference]) -> BlobView:
-        roots = digest_roots(references)
-        # a tag whose link is unreadable names nothing: verify reports it, never skips it
-        roots += [DescriptorRoot(report_label(ref), {}) for ref in references if not ref.digest]
-        return BlobView(roots, store=self.store, layers_may_be_absent=True)
+        return stored_view(references, self.store)
 
     def get_reference(self, ref: Reference) -> Target:
         what = ref.selector or ref.digest or "?"

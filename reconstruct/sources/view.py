@@ -97,3 +97,15 @@ def descriptor_roots(found: list[tuple[Any, dict[str, Any]]]) -> list[Descriptor
 def digest_roots(references: list[Any]) -> list[DescriptorRoot]:
     """One root per distinct digest the references name (those naming none have no blob)."""
     return descriptor_roots([(ref, {"digest": ref.digest}) for ref in references if ref.digest])
+
+
+def stored_view(references: list[Any], store: BlobStore) -> BlobView:
+    """The references of a store that names images by digest (registry storage, containerd):
+    a reference naming none (an unreadable tag link or record) is a root with no descriptor,
+    which verify reports, never skips. Layer blobs may be absent: a registry never holds
+    foreign layers, a node may drop layers it unpacked and holds the platforms it pulled."""
+    from ..refs import report_label
+
+    roots = digest_roots(references)
+    roots += [DescriptorRoot(report_label(ref), {}) for ref in references if not ref.digest]
+    return BlobView(roots, store=store, layers_may_be_absent=True)

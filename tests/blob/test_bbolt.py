@@ -15,6 +15,7 @@ import pytest
 
 from reconstruct.blob.bbolt import BoltDB, BoltError, Bucket
 from reconstruct.blob.digests import sha256_digest
+from tests.plugins.engines.containerd import containerd_config
 from tests.support.hostile import tar_bytes
 from tests.support.needs import need_tools
 
@@ -79,18 +80,12 @@ def running_containerd(tmp_path_factory):
         pytest.skip("containerd needs root")
     need_tools("containerd", "ctr")
     folder = tmp_path_factory.mktemp("ctd")
-    socket = folder / "c.sock"
-    (folder / "config.toml").write_text(
-        "version = 2\n"
-        f'root = "{folder / "root"}"\nstate = "{folder / "state"}"\n'
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-        f'[grpc]\n  address = "{socket}"\n'
-    )
+    config, socket = containerd_config(folder)
     archive, digest = _oci_archive()
     (folder / "hello.tar").write_bytes(archive)
     log = (folder / "log").open("wb")
     process = subprocess.Popen(
-        ["containerd", "--config", str(folder / "config.toml")],
+        ["containerd", "--config", str(config)],
         stdout=log,
         stderr=log,
         start_new_session=True,

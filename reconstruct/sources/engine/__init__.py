@@ -98,9 +98,8 @@ class EngineSource(Source):
         self._api: Any = None
         self._podman: bool | None = None
         self._info: dict[str, Any] | None = None
-        self._content: Any = (
-            False  # the containerd store's blobs, when readable (False: not looked)
-        )
+        # the containerd store's blobs when readable here (None: not), False: not looked yet
+        self._content: Any = False
 
     @property
     def host(self) -> str:
@@ -189,9 +188,6 @@ class EngineSource(Source):
             root = self._api_chain(target, inspect)
         if root is None:
             root = self._fast(inspect, containerd_store=True)
-            root.config_digest = None
-            root.docker_version = None
-            root.warnings.append(NO_IMAGE_ID)
         return Target(Reference(name=name, tag=tag, digest=target, selector=selector), root)
 
     def _api_chain(self, target: str, inspect: dict[str, Any]) -> Index | None:
@@ -214,18 +210,13 @@ class EngineSource(Source):
             else:
                 return None  # an older engine shows one platform's config: the host's
             history = self._get_json(f"/images/{quote(target, safe='')}/history", query)
-            image = self._fast(seen, containerd_store=True, history=history)
-            image.config_digest = None
-            image.docker_version = None
-            image.warnings.append(NO_IMAGE_ID)
-            return image
+            return self._fast(seen, containerd_store=True, history=history)
 
         return containerd.index_from_manifests(target, listed, image_of)
 
     def _get_json(self, path: str, params: dict[str, str]) -> Any:
         api = self._connect()
         url = f"{api.base_url}/v{api.api_version}{path}"
-
         response = self._call(lambda client: client.get(url, params=params), f"read {path}")
         if response.status_code != 200:
             raise SourceError(f"docker-daemon: GET {path}: {explanation(response)}")
@@ -340,6 +331,10 @@ class EngineSource(Source):
         image = image_from_config(config, config_digest=image_id or None)
         for step, guess in zip(image.steps, guesses, strict=True):
             step.uncertain = guess.uncertain
+        if containerd_store:  # there `Id` is no config digest, and the version the daemon's
+            image.config_digest = None
+            image.docker_version = None
+            image.warnings.append(NO_IMAGE_ID)
         return image
 
     def _checkpoints(

@@ -33,6 +33,21 @@ class StandaloneContainerd:
         return run([str(TRIXIE / "usr/bin/ctr"), "-a", str(self.socket), *args]).stdout
 
 
+def containerd_config(folder: Path) -> tuple[Path, Path]:
+    """A config for a containerd whose root, state, opt and socket are all in `folder` (no CRI,
+    no CNI): (the config file, the socket)."""
+    socket = folder / "c.sock"
+    config = folder / "config.toml"
+    config.write_text(
+        "version = 2\n"
+        f'root = "{folder / "root"}"\nstate = "{folder / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{socket}"\n'
+        f'[plugins."io.containerd.internal.v1.opt"]\n  path = "{folder / "opt"}"\n'
+    )
+    return config, socket
+
+
 @pytest.fixture(scope="session")
 def standalone_containerd(
     engines_tmp: Path, dockerd26_overlayfs: Dockerd26
@@ -40,19 +55,12 @@ def standalone_containerd(
     """containerd 1.7 with the dockerd 26 images imported; see StandaloneContainerd."""
     folder = engines_tmp / "ctd"
     folder.mkdir()
-    socket = folder / "c.sock"
-    (folder / "config.toml").write_text(
-        "version = 2\n"
-        f'root = "{folder / "root"}"\nstate = "{folder / "state"}"\n'
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-        f'[grpc]\n  address = "{socket}"\n'
-        f'[plugins."io.containerd.internal.v1.opt"]\n  path = "{folder / "opt"}"\n'
-    )
+    config, socket = containerd_config(folder)
     env = base_env()
     env["PATH"] = f"{TRIXIE}/usr/bin:{env['PATH']}"
     daemon = Daemon(
         "containerd",
-        [str(TRIXIE / "usr/bin/containerd"), "--config", str(folder / "config.toml")],
+        [str(TRIXIE / "usr/bin/containerd"), "--config", str(config)],
         folder / "log",
         env,
     )
