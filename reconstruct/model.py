@@ -156,6 +156,7 @@ class Reference:
     tag: str | None = None
     digest: str | None = None
     selector: str | None = None  # what to pass back to Source.get to read exactly this one
+    image_id: str | None = None  # where the listing itself knows it (containers-storage)
 
 
 @dataclass

@@ -35,6 +35,7 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
     "oci-archive": ("ociarchive", "OciArchiveSource"),
     "docker-daemon": ("engine", "EngineSource"),
     "containerd": ("containerd", "ContainerdSource"),
+    "containers-storage": ("containersstorage", "ContainersStorageSource"),
 }
 
 
@@ -72,6 +73,10 @@ def detect(path: Path) -> str:
 
         if is_containerd_root(path):
             return "containerd"
+        from .containersstorage import is_graph_root
+
+        if is_graph_root(folder):
+            return "containers-storage"
         return "json"
     if path.is_file():
         start = read_head(path, 512)

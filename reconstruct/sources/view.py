@@ -11,6 +11,9 @@ kind of root is a shape of storage, not a transport:
 - `UnpackedImage`: a config file whose layers are kept unpacked (a Docker data root): the
   config can be hashed, the layers only compared with what the store recorded of them;
 - `LoneDocument`: one metadata file given by path (json: FILE), its blobs looked up beside it.
+
+A store that keeps some layers unpacked rather than as blobs (containers-storage) says so per
+compressed digest in `BlobView.kept`.
 """
 
 from __future__ import annotations
@@ -61,6 +64,15 @@ class LoneDocument:
     config_override: bytes | None = None  # `--config FILE` for a lone manifest
 
 
+@dataclass
+class KeptLayer:
+    """A layer a store keeps unpacked, not as its blob (containers-storage), as it records it."""
+
+    layer_id: str
+    diff_id: str | None  # what the store records it unpacked to (None: nothing recorded)
+    incomplete: bool = False  # an interrupted write the store will remove
+
+
 Root = DescriptorRoot | MemberImage | UnpackedImage | LoneDocument
 
 
@@ -72,6 +84,8 @@ class BlobView:
     store: BlobStore | None = None  # for DescriptorRoot (and LoneDocument's neighbours)
     archive: TarIndex | None = None  # for MemberImage, and a store inside an archive
     layers_may_be_absent: bool = False  # a metadata-only copy of this kind is normal
+    # compressed digest → the layer a store keeps unpacked in its place (no blob to hash)
+    kept: dict[str, KeptLayer] = field(default_factory=dict)
 
     @property
     def streamed(self) -> bool:

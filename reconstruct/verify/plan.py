@@ -72,7 +72,7 @@ def plan_source(
     if view.streamed:
         plan.measured.update(hasher.results)
     layers = LayerBytes(plan, view.archive, streamed=view.streamed)
-    walker = StoreWalker(plan, view.store, layers) if view.store is not None else None
+    walker = StoreWalker(plan, view.store, layers, view.kept) if view.store is not None else None
     for root in view.roots:
         if isinstance(root, DescriptorRoot):
             group = Group(root.label, root.descriptor.get("digest"))

@@ -24,6 +24,7 @@ from ..sources.partial import (
     json_object,
     kind_of,
 )
+from ..sources.view import KeptLayer
 from .digest import Job, Measured
 from .judge import Expected, judge
 from .report import Check, Group, Verdict, VerifyReport
@@ -117,10 +118,17 @@ def _algorithm(digest: str | None) -> str:
 class StoreWalker:
     """Walks descriptors through a blob store: index → manifests → config and layers."""
 
-    def __init__(self, plan: Plan, store: BlobStore, layers: LayerBytes):
+    def __init__(
+        self,
+        plan: Plan,
+        store: BlobStore,
+        layers: LayerBytes,
+        kept: dict[str, KeptLayer] | None = None,
+    ):
         self.plan = plan
         self.store = store
         self.layers = layers
+        self.kept = kept or {}
         self.present_regular = 0
         self.missing_regular: list[Check] = []
         # As show's IndexGraph, per root (what one name leads to): each index walked once, its
@@ -314,7 +322,10 @@ class StoreWalker:
         foreign = media_type in FOREIGN_MEDIA_TYPES
         if self.store.stat(digest) is None:
             problem = self.store.problem(digest)
-            if problem is not None:
+            kept = self.kept.get(digest)
+            if problem is None and kept is not None:
+                kept_layer_check(check, kept, diff_id)
+            elif problem is not None:
                 check.verdict, check.reason = Verdict.UNREADABLE, problem
             elif foreign:
                 check.normal = True
@@ -332,6 +343,28 @@ class StoreWalker:
             return
         expected = Expected(digest=digest, size=size, diff_id=diff_id, media_type=media_type)
         self.plan.pending.append(PendingLayer(check, key, expected))
+
+
+def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None:
+    """A layer kept unpacked in place of its blob: what the store records of it, against the
+    config (its compressed digest is the one the manifest names: that is how it was found)."""
+    check.verdict = Verdict.NOT_CHECKABLE
+    if kept.incomplete:
+        check.verdict = Verdict.MISSING
+        check.reason = f"kept as layer {kept.layer_id}, whose writing never completed"
+    elif kept.diff_id is None:
+        check.reason = (
+            f"kept unpacked as layer {kept.layer_id}, which records no diff_id: "
+            "no tar stream to hash"
+        )
+    elif diff_id is not None and kept.diff_id != diff_id:
+        check.verdict = Verdict.MISMATCH
+        check.reason = f"the store unpacked it as {kept.diff_id}, the config names {diff_id}"
+    else:
+        check.reason = (
+            f"kept unpacked as layer {kept.layer_id} (recorded as unpacked to the config's "
+            "diff_id); its compressed blob is not kept, so the tar stream cannot be hashed"
+        )
 
 
 # --- shared pieces -----------------------------------------------------------------------------
