@@ -204,7 +204,54 @@ def _compare_images(
     result.steps = _align_steps(a, b, dockerfile_side, budget, result.notes)
     if dockerfile_side is None:
         result.layers = _align_layers(a, b, budget, result.notes)
+        if _other_forms(result.layers, result.notes):
+            for found in result.fields:
+                if found.name == "Total Size" and found.status == DIFFER:
+                    found.status = UNKNOWN  # sizes of different forms of the same layers
     return result
+
+
+# What a layer pair may differ in when its content (diff_id) is the same: the form it is
+# stored or distributed in (compressed or not, recompressed, the Docker or the OCI name).
+FORM_FIELDS = ("digest", "size", "media type")
+
+
+def _other_forms(pairs: list[Pair], notes: list[str]) -> bool:
+    """Layers whose diff_ids agree but whose forms differ (a pull kept compressed against a
+    save written uncompressed, Docker against OCI media types): their form fields are not
+    compared, and a note says which layers. True when there were any."""
+    positions = []
+    for number, pair in enumerate(pairs, 1):
+        fields = {f.name: f for f in pair.fields}
+        diff_id = fields.get("diff_id")
+        if diff_id is None or diff_id.status != EQUAL:
+            continue
+        differing = [fields[name] for name in FORM_FIELDS if fields[name].status == DIFFER]
+        if not differing:
+            continue
+        for found in differing:
+            found.status = UNKNOWN
+        if pair.status == "differing" and not any(f.status == DIFFER for f in pair.fields):
+            pair.status = "matched"
+        positions.append(number)
+    if positions:
+        notes.append(
+            f"layer{'s' if len(positions) > 1 else ''} {_ranges(positions)}: the same content "
+            "(diff_id) in another form on each side (compressed or not, or the Docker and the "
+            "OCI name of one form): digest, size and media type not compared"
+        )
+    return bool(positions)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """`1-3, 5` for [1, 2, 3, 5]."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and spans[-1][1] == number - 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 def _knows_config(image: Image) -> bool:
@@ -360,14 +407,21 @@ def _step_fields(a: Image, b: Image, i: int, j: int) -> list[Field]:
 
 
 def _align_layers(a: Image, b: Image, budget: _Budget, notes: list[str]) -> list[Pair]:
+    # Aligned by content (diff_id) where both sides know every layer's, else by digest: the
+    # same layers may be stored in different forms (compressed on one side, not the other).
+    by_content = all(layer.diff_id for layer in a.layers + b.layers)
     digests_a = [layer.digest or layer.diff_id or f"?{n}" for n, layer in enumerate(a.layers)]
     digests_b = [layer.digest or layer.diff_id or f"?{n}" for n, layer in enumerate(b.layers)]
+    keys_a = [layer.diff_id or "" for layer in a.layers] if by_content else digests_a
+    keys_b = [layer.diff_id or "" for layer in b.layers] if by_content else digests_b
     pairs: list[Pair] = []
-    if not any(layer.digest for layer in a.layers) or not any(layer.digest for layer in b.layers):
+    if not by_content and (
+        not any(layer.digest for layer in a.layers) or not any(layer.digest for layer in b.layers)
+    ):
         # One side knows no compressed digest (an engine, a bare config): compare by position.
         opcodes = [("replace", 0, len(digests_a), 0, len(digests_b))]
     else:
-        opcodes = _opcodes(digests_a, digests_b, budget, notes, "layers")
+        opcodes = _opcodes(keys_a, keys_b, budget, notes, "layers")
     for tag, a0, a1, b0, b1 in opcodes:
         for offset in range(max(a1 - a0, b1 - b0)):
             i = a0 + offset if a0 + offset < a1 else None

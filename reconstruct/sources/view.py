@@ -12,8 +12,8 @@ kind of root is a shape of storage, not a transport:
   config can be hashed, the layers only compared with what the store recorded of them;
 - `LoneDocument`: one metadata file given by path (json: FILE), its blobs looked up beside it.
 
-A store that keeps some layers unpacked rather than as blobs (containers-storage) says so per
-compressed digest in `BlobView.kept`.
+A store that keeps layers unpacked rather than as blobs (containers-storage) says so per image
+and layer position in `BlobView.kept`.
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ class BlobView:
     store: BlobStore | None = None  # for DescriptorRoot (and LoneDocument's neighbours)
     archive: TarIndex | None = None  # for MemberImage, and a store inside an archive
     layers_may_be_absent: bool = False  # a metadata-only copy of this kind is normal
-    # compressed digest → the layer a store keeps unpacked in its place (no blob to hash)
-    kept: dict[str, KeptLayer] = field(default_factory=dict)
+    # (Image ID, layer position from 1) → the layer a store keeps unpacked in place of that
+    # blob (no blob to hash); by position, as a store may reuse a layer it had from another
+    # form of the same content
+    kept: dict[tuple[str, int], KeptLayer] = field(default_factory=dict)
 
     @property
     def streamed(self) -> bool:

@@ -123,7 +123,7 @@ class StoreWalker:
         plan: Plan,
         store: BlobStore,
         layers: LayerBytes,
-        kept: dict[str, KeptLayer] | None = None,
+        kept: dict[tuple[str, int], KeptLayer] | None = None,
     ):
         self.plan = plan
         self.store = store
@@ -264,7 +264,7 @@ class StoreWalker:
                 if config is None:
                     fail(check, "it is not a JSON object")
         layers = [d if isinstance(d, dict) else {} for d in manifest.get("layers") or []]
-        self.image(group, config, layers, platform)
+        self.image(group, config, layers, platform, descriptor.get("digest"))
 
     def image(
         self,
@@ -272,6 +272,7 @@ class StoreWalker:
         config: dict[str, Any] | None,
         layers: list[dict[str, Any]] | None,
         platform: str | None,
+        config_digest: str | None = None,
     ) -> None:
         diff_ids = diff_ids_of(config)
         self.items += len(layers or []) + len(diff_ids)
@@ -281,7 +282,8 @@ class StoreWalker:
             )
         for position, descriptor in enumerate(layers or [], 1):
             diff_id = diff_ids[position - 1] if position <= len(diff_ids) else None
-            self._layer(group, descriptor, diff_id, position, platform)
+            kept = self.kept.get((config_digest, position)) if config_digest else None
+            self._layer(group, descriptor, diff_id, position, platform, kept)
         if layers is None and diff_ids:
             group.checks.append(
                 Check(
@@ -304,6 +306,7 @@ class StoreWalker:
         diff_id: str | None,
         position: int,
         platform: str | None,
+        kept: KeptLayer | None = None,
     ) -> None:
         digest = descriptor.get("digest")
         media_type = (
@@ -322,7 +325,6 @@ class StoreWalker:
         foreign = media_type in FOREIGN_MEDIA_TYPES
         if self.store.stat(digest) is None:
             problem = self.store.problem(digest)
-            kept = self.kept.get(digest)
             if problem is None and kept is not None:
                 kept_layer_check(check, kept, diff_id)
             elif problem is not None:
@@ -346,8 +348,8 @@ class StoreWalker:
 
 
 def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None:
-    """A layer kept unpacked in place of its blob: what the store records of it, against the
-    config (its compressed digest is the one the manifest names: that is how it was found)."""
+    """A layer kept unpacked in place of its blob: what the store records it unpacked to,
+    against the config's diff_id at the same position."""
     check.verdict = Verdict.NOT_CHECKABLE
     if kept.incomplete:
         check.verdict = Verdict.MISSING

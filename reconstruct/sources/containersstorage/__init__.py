@@ -199,7 +199,11 @@ class ContainersStorageSource(Source):
 
     def lookup(self, selector: str) -> list[Reference]:
         listing = self.listing()
-        exact = [ref for ref, record in listing if selector in (ref.selector, *record.names)]
+        exact = [
+            ref
+            for ref, record in listing
+            if selector == ref.selector or ref.selector == f"{record.driver}@{selector}"
+        ]
         if exact:
             return exact
         bare = selector.removeprefix("sha256:")
@@ -241,8 +245,8 @@ class ContainersStorageSource(Source):
 
     def record_of(self, reference: Reference) -> ImageRecord:
         self.listing()
-        found = self._by_selector.get(reference.selector)
-        if found is None or found[0] != reference:
+        found = self._by_selector.get(reference.selector)  # selectors are unique here
+        if found is None:
             raise SourceError(f"{self.transport}: no image {reference.selector!r} here")
         return found[1]
 
@@ -293,20 +297,17 @@ class ContainersStorageSource(Source):
         unpacked: no blob); an image with no manifest as its config and layer records."""
         store = BigDataStore(self.graph, self.records())
         view = stored_view([ref for ref in references if ref.digest], store)
-        records = {}
         for reference in references:
             record = self.record_of(reference)
-            records[(record.driver, record.id)] = record
             if not reference.digest:
                 view.roots.append(self._unpacked(reference, record, store))
-        for record in records.values():
+        # every record's layers: a manifest list's instances are other records
+        for record in self.records():
             chain, _ = self.graph.chain(record) if record.top_layer else ([], None)
-            for layer in chain:
-                if layer.compressed_digest:
-                    view.kept.setdefault(
-                        layer.compressed_digest,
-                        KeptLayer(layer.id, layer.diff_digest, layer.incomplete),
-                    )
+            for position, layer in enumerate(chain, 1):
+                view.kept[(record.image_id, position)] = KeptLayer(
+                    layer.id, layer.diff_digest, layer.incomplete
+                )
         return view
 
     def _unpacked(

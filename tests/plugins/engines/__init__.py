@@ -31,6 +31,8 @@ Fixtures (see each one's docstring for its attributes):
 ``podman_service``      ``podman system service`` (Docker-compatible API) on a socket
 ``skopeo``              skopeo copies of the dockerd image: oci, oci-archive, docker-archive, dir
 ``registry``            a distribution 2.8 registry on 127.0.0.1 with the images pushed
+``podman_stores``       containers-storage graph roots (vfs, overlay, a rootless-style one)
+                        written by podman load/import/pull/manifest and buildah bud
 ``dockerd26``           dockerd 26 (Debian 13's, from .engines/trixie) on each store in turn:
                         ``dockerd26_overlayfs``/``_native`` (containerd image store), ``_vfs``
 ``standalone_containerd``  containerd 1.7 on a private root, OCI archives imported with ``ctr``
@@ -43,7 +45,8 @@ Modules: ``processes`` (commands, daemons, cleanup, HTTP over a unix socket), ``
 (private mount namespaces), ``session`` (``engines_tmp``, ``engine_namespaces``, the skip
 checks), ``images`` (image names, Dockerfiles, ``build_context``), ``records`` (ImageTruth,
 Artifact), ``dockerd`` (``dockerd``, ``docker_saves``), ``containers_storage``
-(``containers_storage``, ``buildah``, ``podman``, ``podman_service``, ``skopeo``), ``registry``.
+(``containers_storage``, ``buildah``, ``podman``, ``podman_service``, ``skopeo``), ``registry``,
+``podman_stores``.
 This package exposes the fixtures, the pytest hooks and the names tests import.
 """
 
@@ -102,6 +105,7 @@ from tests.plugins.engines.processes import (
     tcp_http_get,
     unix_http_get,
 )
+from tests.plugins.engines.podman_stores import PodmanStores, podman_images, podman_stores
 from tests.plugins.engines.records import Artifact, ImageTruth
 from tests.plugins.engines.registry import Pushed, Registry, registry
 from tests.plugins.engines.session import engine_namespaces, engines_tmp, require_engines
@@ -134,6 +138,7 @@ __all__ = [
     "Namespaces",
     "PodmanSaves",
     "PodmanService",
+    "PodmanStores",
     "Pushed",
     "Registry",
     "SkopeoCopies",
@@ -150,7 +155,9 @@ __all__ = [
     "engine_namespaces",
     "engines_tmp",
     "podman",
+    "podman_images",
     "podman_service",
+    "podman_stores",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "registry",
@@ -175,6 +182,7 @@ ENGINE_FIXTURES = frozenset(
         "podman_service",
         "skopeo",
         "registry",
+        "podman_stores",
         "dockerd26",
         "dockerd26_native",
         "dockerd26_overlayfs",

@@ -29,7 +29,9 @@ from tests.support.needs import unavailable
 
 
 class ContainersStorage:
-    """A private containers-storage (vfs) and config for buildah, podman and skopeo.
+    """A private containers-storage (vfs unless told another driver) and config for buildah,
+    podman and skopeo; ``name`` is its folder below the session's, ``root`` another graph
+    root (the run root stays below the session's: podman wants it short).
 
     ``root``, ``runroot``   graph root and run root
     ``conf``                directory with storage.conf, registries.conf (no search
@@ -45,9 +47,18 @@ class ContainersStorage:
     CompletedProcess. ``podman_argv`` is podman's command line with global flags.
     """
 
-    def __init__(self, tmp: Path, namespaces: Namespaces):
-        self.dir = tmp / "cs"
-        self.root, self.runroot = self.dir / "root", self.dir / "run"  # see engines_tmp
+    def __init__(
+        self,
+        tmp: Path,
+        namespaces: Namespaces,
+        name: str = "cs",
+        driver: str = "vfs",
+        root: Path | None = None,
+    ):
+        self.dir = tmp / name
+        self.driver = driver
+        self.root = root or self.dir / "root"  # see engines_tmp
+        self.runroot = self.dir / "run"
         self.conf, self.tmp = self.dir / "conf", self.dir / "tmp"
         for d in (self.root, self.runroot, self.conf, self.tmp):
             d.mkdir(parents=True)
@@ -65,7 +76,7 @@ class ContainersStorage:
             "--runroot",
             str(self.runroot),
             "--storage-driver",
-            "vfs",
+            driver,
         ]
         self.buildah_argv = [
             "buildah",
@@ -100,7 +111,7 @@ class ContainersStorage:
     def _write_configs(self) -> None:
         files = {
             "storage.conf": (
-                f'[storage]\ndriver = "vfs"\n'
+                f'[storage]\ndriver = "{self.driver}"\n'
                 f'graphroot = "{self.root}"\nrunroot = "{self.runroot}"\n'
             ),
             # no search registries and no short-name aliases: nothing is looked up remotely
@@ -116,11 +127,12 @@ class ContainersStorage:
         for name, text in files.items():
             (self.conf / name).write_text(text)
             # also at the default path inside the namespaces, for code paths
-            # that have no flag or variable (e.g. podman import's policy check)
-            self._ns.etc_files[f"containers/{name}"] = text
+            # that have no flag or variable (e.g. podman import's policy check);
+            # (the first store's: the others' tools get theirs as flags and variables)
+            self._ns.etc_files.setdefault(f"containers/{name}", text)
 
     def storage_ref(self, name: str) -> str:
-        return f"containers-storage:[vfs@{self.root}+{self.runroot}]{name}"
+        return f"containers-storage:[{self.driver}@{self.root}+{self.runroot}]{name}"
 
     def _run(
         self, argv: list[str], args: tuple[str, ...], **kw
@@ -196,10 +208,9 @@ class BuildahImages:
     storage: ContainersStorage
 
 
-@pytest.fixture(scope="session")
-def buildah(containers_storage: ContainersStorage, build_context: BuildContext) -> BuildahImages:
-    """The full Dockerfile built by buildah, default and --layers; see BuildahImages."""
-    cs = containers_storage
+def bud_args(cs: ContainersStorage, build_context: BuildContext) -> list[str]:
+    """``buildah bud`` as every test build runs it: offline, chroot isolation, with the test
+    build arguments (add ``-t NAME`` and the context)."""
     build_args = [
         a for k, v in build_context.build_args.items() for a in ("--build-arg", f"{k}={v}")
     ]
@@ -216,7 +227,7 @@ def buildah(containers_storage: ContainersStorage, build_context: BuildContext) 
             ("nproc", resource.RLIMIT_NPROC, 32768),
         )
     ]
-    common = [
+    return [
         "bud",
         "--quiet",
         "--isolation",
@@ -227,6 +238,13 @@ def buildah(containers_storage: ContainersStorage, build_context: BuildContext) 
         str(cs.conf / "policy.json"),
         *build_args,
     ]
+
+
+@pytest.fixture(scope="session")
+def buildah(containers_storage: ContainersStorage, build_context: BuildContext) -> BuildahImages:
+    """The full Dockerfile built by buildah, default and --layers; see BuildahImages."""
+    cs = containers_storage
+    common = bud_args(cs, build_context)
     cs.buildah(*common, "-t", BUILDAH_DEFAULT, str(build_context.full))
     cs.buildah(*common, "--layers", "-t", BUILDAH_LAYERS, str(build_context.full))
     return BuildahImages(
