@@ -68,11 +68,14 @@ class PlatformComparison:
     steps: list[Pair] = field(default_factory=list)
     layers: list[Pair] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the comparison was made, when it matters
+    # On one side only, and only as an index entry: that side does not hold the image either
+    # (a node pulls the platforms it runs), so nothing is known to differ.
+    only_listed: bool = False
 
     @property
     def differs(self) -> bool:
         if self.platform_a is None or self.platform_b is None:
-            return True
+            return not self.only_listed
         return (
             any(f.status == DIFFER for f in self.fields)
             or any(p.differs for p in self.steps)
@@ -144,7 +147,13 @@ def compare(a: Target, b: Target) -> Comparison:
         pb = platform_string(right[j][0]) if j is not None else None
         ia = left[i][1] if i is not None else None
         ib = right[j][1] if j is not None else None
-        result.platforms.append(_compare_images(ia, ib, pa, pb, budget))
+        compared = _compare_images(ia, ib, pa, pb, budget)
+        if ia is None and ib is None:
+            compared.only_listed = True
+            compared.notes.append(
+                f"listed in {'A' if pb is None else 'B'}'s index, whose image is not held there"
+            )
+        result.platforms.append(compared)
     return result
 
 

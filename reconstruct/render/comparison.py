@@ -69,10 +69,11 @@ def render_text(comparison: Comparison, label_a: str, label_b: str) -> str:
 
 
 def _platform(platform: PlatformComparison) -> list[str]:
+    notes = [f"  note: {note}" for note in platform.notes]
     if platform.platform_b is None:
-        return [f"platform {platform.platform_a}: only in A"]
+        return [f"platform {platform.platform_a}: only in A", *notes]
     if platform.platform_a is None:
-        return [f"platform {platform.platform_b}: only in B"]
+        return [f"platform {platform.platform_b}: only in B", *notes]
     title = (
         platform.platform_a
         if platform.platform_a == platform.platform_b
@@ -140,7 +141,7 @@ def _count_differences(comparison: Comparison) -> int:
     total = sum(f.status == DIFFER for f in comparison.fields)
     for platform in comparison.platforms:
         if platform.platform_a is None or platform.platform_b is None:
-            total += 1
+            total += platform.differs
             continue
         total += sum(f.status == DIFFER for f in platform.fields)
         total += sum(p.differs for p in platform.steps) + sum(p.differs for p in platform.layers)

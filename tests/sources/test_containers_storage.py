@@ -60,6 +60,8 @@ def test_every_image_equals_podman_inspect(store):
     """Image ID, Digest, names, platform, config, history and diff_ids, for every image;
     the manifest is the one skopeo reads from the store, byte for byte."""
     for ref in api.list_references(spec(store)):
+        if ref.selector == MULTI_LIST:
+            continue  # podman inspects a manifest list's local instance: the test below
         target = api.load(spec(store, ref.selector))
         truth = inspect(store, ref.image_id)
         assert ref.digest == truth["Digest"], ref
@@ -132,7 +134,7 @@ def test_a_manifest_list_reaches_its_instances(podman_stores):
 def test_history_lines_follow_the_rules_for_its_config(store, tmp_path: Path):
     """The rendering of each image equals that of its own config read alone (json:)."""
     for ref in api.list_references(spec(store)):
-        if not ref.name:
+        if not ref.name or ref.selector == MULTI_LIST:
             continue
         config = tmp_path / "config.json"
         config.write_bytes(
@@ -153,11 +155,11 @@ def test_history_lines_follow_the_rules_for_its_config(store, tmp_path: Path):
 
 
 def test_compare_with_podman_save_exits_0(podman_stores, tmp_path: Path):
-    for cs in podman_stores.stores.values():
-        for ref in api.list_references(spec(cs)):
+    for store, cs in podman_stores.stores.items():
+        for number, ref in enumerate(api.list_references(spec(cs))):
             if not ref.tag or ref.selector == MULTI_LIST:
                 continue
-            saved = tmp_path / f"{hashlib.sha256(ref.selector.encode()).hexdigest()[:8]}.tar"
+            saved = tmp_path / f"{store}-{number}.tar"
             cs.podman("save", "--quiet", "--format", "docker-archive", "-o", str(saved), ref.selector)
             result = run("compare", spec(cs, ref.selector), f"docker-archive:{saved}")
             assert result.code == 0, (ref.selector, result.out, result.err)
