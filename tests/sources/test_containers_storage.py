@@ -87,9 +87,7 @@ def test_every_image_equals_podman_inspect(store):
         assert (image.user or "") == config.get("User", ""), ref
         history = truth.get("History") or []
         assert [s.created_by for s in image.steps] == [h.get("created_by") for h in history]
-        assert [s.empty_layer for s in image.steps] == [
-            bool(h.get("empty_layer")) for h in history
-        ]
+        assert [s.empty_layer for s in image.steps] == [bool(h.get("empty_layer")) for h in history]
         manifest = raw_manifest(store, ref.image_id)
         assert image.manifest_digest == "sha256:" + hashlib.sha256(manifest).hexdigest(), ref
         layers = json.loads(manifest)["layers"]
@@ -138,9 +136,7 @@ def test_history_lines_follow_the_rules_for_its_config(store, tmp_path: Path):
             continue
         config = tmp_path / "config.json"
         config.write_bytes(
-            store.skopeo(
-                "inspect", "--config", "--raw", store.storage_ref(ref.image_id[7:])
-            ).stdout
+            store.skopeo("inspect", "--config", "--raw", store.storage_ref(ref.image_id[7:])).stdout
         )
         target = api.load(spec(store, ref.selector))
         images = [image for _, _, image in target.images() if image.config_digest == ref.image_id]
@@ -160,7 +156,9 @@ def test_compare_with_podman_save_exits_0(podman_stores, tmp_path: Path):
             if not ref.tag or ref.selector == MULTI_LIST:
                 continue
             saved = tmp_path / f"{store}-{number}.tar"
-            cs.podman("save", "--quiet", "--format", "docker-archive", "-o", str(saved), ref.selector)
+            cs.podman(
+                "save", "--quiet", "--format", "docker-archive", "-o", str(saved), ref.selector
+            )
             result = run("compare", spec(cs, ref.selector), f"docker-archive:{saved}")
             assert result.code == 0, (ref.selector, result.out, result.err)
 
@@ -216,7 +214,9 @@ def test_read_only_and_never_blocked_by_podmans_locks(podman_stores):
     assert locks
     before = _snapshot(cs.root)
     script = "".join(f"exec {9 + n}<>'{lock}'; flock -x {9 + n}; " for n, lock in enumerate(locks))
-    holder = subprocess.Popen(["bash", "-c", script + "echo held; sleep 120"], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        ["bash", "-c", script + "echo held; sleep 120"], stdout=subprocess.PIPE
+    )
     try:
         assert holder.stdout.readline() == b"held\n"
         for args in (("ls", spec(cs)), ("show", spec(cs), "--all"), ("verify", spec(cs))):

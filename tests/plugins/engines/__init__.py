@@ -98,6 +98,7 @@ from tests.plugins.engines.images import (
     build_context,
 )
 from tests.plugins.engines.namespaces import Namespaces
+from tests.plugins.engines.podman_stores import PodmanStores, podman_images, podman_stores
 from tests.plugins.engines.processes import (
     Daemon,
     EngineError,
@@ -105,7 +106,6 @@ from tests.plugins.engines.processes import (
     tcp_http_get,
     unix_http_get,
 )
-from tests.plugins.engines.podman_stores import PodmanStores, podman_images, podman_stores
 from tests.plugins.engines.records import Artifact, ImageTruth
 from tests.plugins.engines.registry import Pushed, Registry, registry
 from tests.plugins.engines.session import engine_namespaces, engines_tmp, require_engines

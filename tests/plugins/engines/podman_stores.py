@@ -114,7 +114,9 @@ def podman_stores(
             ("--platform", "linux/arm64", f"{host}/{MULTI}:1"),
             (f"{host}/reconstruct-test/full:1",),
             (f"{host}/reconstruct-test/full:1-oci",),
-            (f"{host}/reconstruct-test/small@{registry.pushed['reconstruct-test/small:1'].digest}",),
+            (
+                f"{host}/reconstruct-test/small@{registry.pushed['reconstruct-test/small:1'].digest}",
+            ),
         )
         for args in pulls:
             pulled.podman("pull", "--quiet", "--tls-verify=false", *args)
