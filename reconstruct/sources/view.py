@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..blob.stores import BlobStore
     from ..blob.tar import TarIndex
+    from ..blob.tarsplit import Reassembly
 
 
 @dataclass
@@ -71,6 +72,8 @@ class KeptLayer:
     layer_id: str
     diff_id: str | None  # what the store records it unpacked to (None: nothing recorded)
     incomplete: bool = False  # an interrupted write the store will remove
+    diff_size: int | None = None  # the size recorded of its tar stream
+    reassembly: Reassembly | None = None  # where its tar stream can be rebuilt from
 
 
 Root = DescriptorRoot | MemberImage | UnpackedImage | LoneDocument

@@ -20,6 +20,8 @@ from typing import Any
 
 from ..blob.compression import LONGEST_MAGIC, compression_of, describe_error, pusher
 from ..blob.files import READ_CHUNK, BlobLocation, read_chunks
+from ..blob.tarsplit import Reassembly, reassembled
+from ..errors import SourceError
 from ..pool import check_stop, pool_context, process_pool, signals_held, waiting
 
 # Below this much layer data, worker processes cost more to start than they save.
@@ -156,7 +158,34 @@ def _report_to_parent(count: int) -> None:
 
 
 def _measure_in_worker(job: Job) -> Measured:
-    return measure(job.location, job.algorithm, job.diff_algorithm, _report_to_parent)
+    return measure_job(job, _report_to_parent)
+
+
+def measure_job(job: Job, report: Callable[[int], None] | None = None) -> Measured:
+    if job.reassembly is not None:
+        return measure_reassembled(job.reassembly, job.diff_algorithm, report)
+    return measure(job.location, job.algorithm, job.diff_algorithm, report)
+
+
+def measure_reassembled(
+    layer: Reassembly, algorithm: str = "sha256", report: Callable[[int], None] | None = None
+) -> Measured:
+    """A layer kept unpacked, measured as the tar stream its tar-split and files rebuild."""
+    digester = Digester(algorithm, algorithm)
+    unreported = 0
+    try:
+        for chunk in reassembled(layer):
+            digester.update(chunk)
+            unreported += len(chunk)
+            if report is not None and unreported >= PROGRESS_STEP:
+                report(unreported)
+                unreported = 0
+    except SourceError as error:
+        measured = digester.finish()
+        return Measured(measured.digest, measured.size, None, None, None, str(error))
+    if report is not None and unreported:
+        report(unreported)
+    return digester.finish()
 
 
 @dataclass(frozen=True)
@@ -168,6 +197,9 @@ class Job:
     size: int
     algorithm: str = "sha256"
     diff_algorithm: str = "sha256"
+    # a layer kept unpacked: measured as the tar stream rebuilt from these (location: its
+    # tar-split file)
+    reassembly: Reassembly | None = None
 
 
 def measure_all(
@@ -199,7 +231,7 @@ def _measure_here(
             on_progress(done)
 
     for job in jobs:
-        results[job.key] = measure(job.location, job.algorithm, job.diff_algorithm, report)
+        results[job.key] = measure_job(job, report)
     return results
 
 

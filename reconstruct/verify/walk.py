@@ -13,6 +13,7 @@ from ..blob.digests import check_digest, digest_of, valid_digest
 from ..blob.files import BlobLocation, file_size
 from ..blob.stores import BlobStore
 from ..blob.tar import TarIndex
+from ..blob.tarsplit import Reassembly
 from ..model import FOREIGN_MEDIA_TYPES
 from ..sources.base import SourceError
 from ..sources.partial import (
@@ -40,6 +41,7 @@ class PendingLayer:
     check: Check
     key: str
     expected: Expected
+    how: str = ""  # how the bytes were had, when not read as stored (said before the verdict)
 
 
 @dataclass
@@ -52,12 +54,20 @@ class Plan:
     measured: dict[str, Measured] = field(default_factory=dict)
     _job_keys: set[str] = field(default_factory=set)
 
-    def add_job(self, location: BlobLocation, algorithm: str, diff_algorithm: str) -> str:
-        key = location.key
+    def add_job(
+        self,
+        location: BlobLocation,
+        algorithm: str,
+        diff_algorithm: str,
+        reassembly: Reassembly | None = None,
+        size: int | None = None,
+    ) -> str:
+        key = reassembly.key if reassembly is not None else location.key
         if key not in self._job_keys:
             self._job_keys.add(key)
-            size = file_size(location) or 0
-            self.jobs.append(Job(key, location, size, algorithm, diff_algorithm))
+            if size is None:
+                size = file_size(location) or 0
+            self.jobs.append(Job(key, location, size, algorithm, diff_algorithm, reassembly))
         return key
 
     def resolve(self) -> None:
@@ -69,6 +79,8 @@ class Plan:
                 pending.check.reason = "its bytes were not seen while reading the source"
                 continue
             judge(pending.check, measured, pending.expected)
+            if pending.how:
+                pending.check.reason = f"{pending.how}: {pending.check.reason}"
 
 
 def member_key(name: str) -> str:
@@ -327,6 +339,8 @@ class StoreWalker:
             problem = self.store.problem(digest)
             if problem is None and kept is not None:
                 kept_layer_check(check, kept, diff_id)
+                if check.verdict is Verdict.NOT_CHECKABLE and kept.reassembly is not None:
+                    self._reassemble(check, kept, diff_id)
             elif problem is not None:
                 check.verdict, check.reason = Verdict.UNREADABLE, problem
             elif foreign:
@@ -345,6 +359,18 @@ class StoreWalker:
             return
         expected = Expected(digest=digest, size=size, diff_id=diff_id, media_type=media_type)
         self.plan.pending.append(PendingLayer(check, key, expected))
+
+    def _reassemble(self, check: Check, kept: KeptLayer, diff_id: str | None) -> None:
+        """Hash the tar stream the layer's tar-split and unpacked files rebuild."""
+        assert kept.reassembly is not None
+        layer = kept.reassembly
+        location = BlobLocation(layer.tar_split, root=layer.root)
+        key = self.plan.add_job(
+            location, "sha256", _algorithm(diff_id), layer, size=kept.diff_size or 0
+        )
+        expected = Expected(diff_id=diff_id or kept.diff_id, size=kept.diff_size)
+        how = "rebuilt from its tar-split and unpacked files (its compressed blob is not kept)"
+        self.plan.pending.append(PendingLayer(check, key, expected, how))
 
 
 def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None:
@@ -365,7 +391,7 @@ def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None
     else:
         check.reason = (
             f"kept unpacked as layer {kept.layer_id} (recorded as unpacked to the config's "
-            "diff_id); its compressed blob is not kept, so the tar stream cannot be hashed"
+            "diff_id); neither its compressed blob nor what rebuilds its tar stream is here"
         )
 
 

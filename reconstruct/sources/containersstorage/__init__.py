@@ -28,6 +28,7 @@ from ...blob.contained import InputPath
 from ...blob.digests import is_digest_prefix, sha256_digest
 from ...blob.files import BlobLocation, read_small_file
 from ...blob.stores import BlobInfo, BlobStore
+from ...blob.tarsplit import Reassembly
 from ...model import Image, Index, Reference, Target
 from ...refs import report_label, split_reference
 from ..base import Source, SourceError, check_unambiguous, matches_selector, split_path_selector
@@ -306,9 +307,22 @@ class ContainersStorageSource(Source):
             chain, _ = self.graph.chain(record) if record.top_layer else ([], None)
             for position, layer in enumerate(chain, 1):
                 view.kept[(record.image_id, position)] = KeptLayer(
-                    layer.id, layer.diff_digest, layer.incomplete
+                    layer.id,
+                    layer.diff_digest,
+                    layer.incomplete,
+                    layer.diff_size,
+                    self._reassembly(record.driver, layer),
                 )
         return view
+
+    def _reassembly(self, driver: str, layer: LayerRecord) -> Reassembly | None:
+        """Where the layer's tar stream can be rebuilt from: its tar-split beside layers.json
+        and its files, for a driver that keeps them as a plain folder inside the root."""
+        files = self.graph.unpacked(driver, layer.id)
+        tar_split = self.graph.tar_split(driver, layer.id)
+        if files is None or files.kind() != "dir" or tar_split.kind() != "file":
+            return None
+        return Reassembly(str(files.folder.path), tar_split.key, files.key)
 
     def _unpacked(
         self, reference: Reference, record: ImageRecord, store: BigDataStore
