@@ -91,6 +91,12 @@ def _image() -> dict[str, bytes]:
 IMAGE = _image()
 
 
+def _b64(key: str) -> str:
+    import base64
+
+    return base64.b64encode(key.encode()).decode()
+
+
 def _hex(name: str) -> str:
     return digest(IMAGE[name]).split(":")[1]
 
@@ -198,6 +204,13 @@ def _containerd_root(folder: Path) -> Path:
 CONTENT = "io.containerd.content.v1.content/blobs/sha256"
 
 
+def _graph_root(folder: Path) -> Path:
+    """containers-storage (vfs): the image's records, big data, tar-split and unpacked file."""
+    from tests.support.cswrite import graph_root
+
+    return graph_root(folder)
+
+
 def _blob_folder(folder: Path) -> Path:
     for name in ("layer", "config", "manifest", "index"):
         _write(folder / f"sha256:{_hex(name)}", IMAGE[name])
@@ -220,6 +233,7 @@ def build(folder: Path) -> dict[str, Attack]:
     _registry(outside / "registry")
     _data_root(outside / "root")
     _containerd_root(outside / "containerd")
+    _graph_root(outside / "cs")
     _write(outside / "Dockerfile", f"FROM scratch\nRUN echo {SECRET}\n".encode())
     _repo_info(outside / "repoinfo")
     root = os.geteuid() == 0
@@ -362,6 +376,47 @@ def build(folder: Path) -> dict[str, Attack]:
     path = _containerd_root(case("containerd-layer-is-the-secret"))
     _link(path / CONTENT / _hex("layer"), secret)
     cases["containerd-layer-is-the-secret"] = Attack(f"containerd:{path}", show_ok=True)
+
+    # --- containers-storage graph roots
+    config_item = f"vfs-images/{_hex('config')}/=" + _b64(f"sha256:{_hex('config')}")
+    manifest_item = f"vfs-images/{_hex('config')}/manifest"
+    unpacked = f"vfs/dir/{_hex('layer')}"
+    tar_split = f"vfs-layers/{_hex('layer')}.tar-split.gz"
+    path = _graph_root(case("cs-images-is-the-secret"))
+    _link(path / "vfs-images" / "images.json", secret)
+    cases["cs-images-is-the-secret"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-images-fifo"))
+    _special(path / "vfs-images" / "images.json", "fifo")
+    cases["cs-images-fifo"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-layers-fifo"))
+    _special(path / "vfs-layers" / "layers.json", "fifo")
+    cases["cs-layers-fifo"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-config-out"))
+    _link(path / config_item, outside / "cs" / config_item)
+    cases["cs-config-out"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-manifest-out"))
+    (path / manifest_item).unlink()
+    manifest_key = f"manifest-{digest(IMAGE['manifest'])}"
+    _link(
+        path / f"vfs-images/{_hex('config')}/={_b64(manifest_key)}", outside / "cs" / manifest_item
+    )
+    cases["cs-manifest-out"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-images-folder-out"))
+    _link(path / "vfs-images" / _hex("config"), outside / "cs" / "vfs-images" / _hex("config"))
+    cases["cs-images-folder-out"] = Attack(f"containers-storage:{path}")
+    path = _graph_root(case("cs-layer-file-is-the-secret"))
+    (path / unpacked / "data").unlink()
+    _link(path / unpacked / "data", secret)
+    cases["cs-layer-file-is-the-secret"] = Attack(f"containers-storage:{path}", show_ok=True)
+    path = _graph_root(case("cs-layer-folder-out"))
+    _link(path / unpacked, outside / "cs" / unpacked)
+    cases["cs-layer-folder-out"] = Attack(f"containers-storage:{path}", show_ok=True)
+    path = _graph_root(case("cs-tar-split-is-the-secret"))
+    _link(path / tar_split, secret)
+    cases["cs-tar-split-is-the-secret"] = Attack(f"containers-storage:{path}", show_ok=True)
+    path = _graph_root(case("cs-tar-split-fifo"))
+    _special(path / tar_split, "fifo")
+    cases["cs-tar-split-fifo"] = Attack(f"containers-storage:{path}", show_ok=True)
 
     # --- folders of blobs, repo-info checkouts, build contexts
     path = _blob_folder(case("json-blobs-out"))

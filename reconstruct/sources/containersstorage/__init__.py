@@ -317,10 +317,11 @@ class ContainersStorageSource(Source):
 
     def _reassembly(self, driver: str, layer: LayerRecord) -> Reassembly | None:
         """Where the layer's tar stream can be rebuilt from: its tar-split beside layers.json
-        and its files, for a driver that keeps them as a plain folder inside the root."""
+        and its files, for a driver that keeps them as a plain folder. Given whenever both are
+        there in any form: one that is no file or folder, or leads outside, fails the check."""
         files = self.graph.unpacked(driver, layer.id)
         tar_split = self.graph.tar_split(driver, layer.id)
-        if files is None or files.kind() != "dir" or tar_split.kind() != "file":
+        if files is None or files.kind() is None or tar_split.kind() is None:
             return None
         return Reassembly(str(files.folder.path), tar_split.key, files.key)
 
