@@ -65,10 +65,9 @@ def test_every_image_equals_podman_inspect(store):
         target = api.load(spec(store, ref.selector))
         truth = inspect(store, ref.image_id)
         assert ref.digest == truth["Digest"], ref
-        if ref.name:
-            assert ref.selector in truth["RepoTags"] + truth.get("NamesHistory", []) or any(
-                ref.selector == name for name in truth["RepoTags"]
-            ), ref
+        if ref.name:  # a name (name:tag), or a name by digest
+            names = truth["RepoTags"] + truth.get("RepoDigests", []) + truth.get("NamesHistory", [])
+            assert ref.selector in names, ref
         images = [image for _, _, image in target.images() if image.config_digest == ref.image_id]
         assert len(images) == 1, ref
         image = images[0]
