@@ -67,9 +67,11 @@ def imf_fixdate(moment: datetime) -> str:
 
 
 def history_date(created: str | None) -> str:
-    """The `# <date>` line of a history entry; unknown dates print as the Unix epoch."""
-    parsed = parse_date(created)
-    return imf_fixdate(parsed) if parsed else EPOCH_DATE
+    """The `# <date>` line of a history entry, by the generator's own rules (generator_date.py:
+    `0001-01-01T00:00:00Z` is 2001, a date it cannot read is the Unix epoch)."""
+    from .generator_date import generator_date
+
+    return generator_date(created).text
 
 
 def generator_json(value: object) -> str:

@@ -19,8 +19,9 @@ PACKAGES="docker.io docker-cli buildah podman skopeo docker-registry busybox-sta
 # and no network), apparmor, needrestart.
 # The tests also call: GNU time (peak memory of hostile inputs), the compressors,
 # unshare/setpriv/mount (util-linux, mount), strace (no file outside an input is opened),
-# sha256sum and diff (essential anyway).
-TOOLS="time strace zstd xz-utils gzip util-linux mount"
+# sha256sum and diff (essential anyway), and Mojo::Date (libmojolicious-perl), the repo-info
+# generator's own date code, which tests/test_generator_date.py checks every date rule against.
+TOOLS="time strace zstd xz-utils gzip util-linux mount libmojolicious-perl"
 # Debian 12's dockerd 20.10, which the tests fetch on Debian 13 (fetch-engines.sh bookworm),
 # links libdevmapper.so.1.02.1: Debian 12's docker.io brings it, Debian 13's does not. (An
 # LD_LIBRARY_PATH would not do: dockerd re-executes itself to apply layers with a clean

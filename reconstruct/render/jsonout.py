@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..generator_date import generator_date
 from ..history import Instruction, image_instructions, repo_info_text
 from ..model import Image, Index, IndexEntry, Layer, Platform, Step, Target
 from ..text import parse_date, platform_string
@@ -95,9 +96,12 @@ def _step(
     step: Step, instruction: Instruction, image: Image, layer_index: dict[int, int]
 ) -> dict[str, Any]:
     created = parse_date(step.created)
+    date = generator_date(step.created)
     return {
         "created": step.created,
         "created_utc": created.isoformat().replace("+00:00", "Z") if created else None,
+        "date": date.text,  # the `# …` line as the generator prints it
+        "date_stand_in": date.stand_in,
         "created_by": step.created_by,
         "comment": step.comment,
         "author": step.author,
