@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .history import CURRENT_ERA
-from .model import Reference, Target
+from .model import Collection, Reference, Target
 from .platforms import parse_platform, select_platform
 from .refs import report_label, split_reference
 from .sources import Source, input_path, open_source
@@ -29,6 +29,28 @@ def load(
     if platform:
         target = select_platform(target, parse_platform(platform))
     return target
+
+
+def load_whole(spec: str) -> Collection | None:
+    """The whole document `spec` names when it is one document of many images (a repository's
+    tag-details.md) and no selector picks one of them; None for every other source."""
+    from .sources import source_class_for
+
+    kind = source_class_for(spec)
+    if kind is None or not kind.capabilities.whole_document:
+        return None
+    source, selector = open_source(spec)
+    if selector:
+        return None
+    collections = list(source.collections().values())
+    return collections[0] if len(collections) == 1 else None
+
+
+def render_whole(collection: Collection, *, era: int | None = None) -> str:
+    """A whole tag-details.md, each document in its own era unless `era` is given."""
+    from .render.tagdetails import render_collection
+
+    return render_collection(collection, era)
 
 
 def render(

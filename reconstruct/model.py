@@ -206,3 +206,15 @@ def _walk(index: Index) -> Iterator[Section]:
             continue
         platform = entry.platform or (entry.image.platform if entry.image else Platform())
         yield Section(platform, entry, entry.image)
+
+
+@dataclass
+class Collection:
+    """Many images in one document: a repository's tag-details.md (every tag of one repository),
+    each tag's Target in the file's order (None: a tag the document says does not exist)."""
+
+    name: str
+    documents: list[tuple[str, Target | None]]
+    # What comes before the first document (generated-file comment, title, contents), as
+    # written; None: as upstream's update-remote.sh writes it for these tags.
+    header: str | None = None

@@ -77,7 +77,8 @@ def show(
         typer.Option(
             help="Follow the repo-info generator of this year: 2019 prints `Platforms:` without "
             "a count and BuildKit steps as `RUN RUN …`; 2017 hides foreign Last Modified; "
-            "before 2024 attestation entries are left out. Default: today's."
+            "before 2024 attestation entries are left out. Default: a repo-info document's "
+            "own (told from what it contains), else today's."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -114,6 +115,12 @@ def show(
     from .. import api as service
     from ..refs import listing_label
 
+    whole = None if all_images or platform or host else service.load_whole(source)
+    if whole is not None:  # a tag-details.md with no tag named: the whole file again
+        if format.value == "repo-info":
+            sys.stdout.write(service.render_whole(whole, era=era))
+            return
+        all_images = True
     if not all_images:
         target = service.load(source, config=config, platform=platform, host=host, exact=exact)
         sys.stdout.write(

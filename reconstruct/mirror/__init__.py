@@ -45,7 +45,7 @@ from pathlib import Path
 from ..refs import repo_info_name as repo_name
 from ..render import tagdetails
 from .outdir import Outdir
-from .plan import Job, Plan, Shard, check_outdir, plan, source_specs
+from .plan import Plan, Shard, check_outdir, plan, source_specs
 from .report import QuietReporter, Reporter, Summary, one_line, printable
 from .tree import Tree
 from .work import outcomes
@@ -133,17 +133,20 @@ def _write(
             reporter.advance(1)
     finally:
         results.close()  # the pool is stopped here, not whenever the generator is collected
-    _finish(tree, planned.jobs, failed, reporter)
+    _finish(tree, planned, failed, reporter, era)
 
 
 class _Failed(Exception):
     """An image a worker could not read or render (its message is already one line)."""
 
 
-def _finish(tree: Tree, jobs: list[Job], failed: set[str], reporter: Reporter) -> None:
-    """Per repository, in name order: documents of tags gone removed, tag-details.md written."""
+def _finish(
+    tree: Tree, planned: Plan, failed: set[str], reporter: Reporter, era: int | None
+) -> None:
+    """Per repository, in name order: documents of tags gone removed, tag-details.md written
+    (as the source holds it, where it holds a whole one for the same tags)."""
     by_repo: dict[str, list[str]] = {}
-    for job in jobs:
+    for job in planned.jobs:
         by_repo.setdefault(job.repo, []).append(job.tag)
     tree.summary.repositories = len(by_repo)
     for repo in sorted(by_repo):
@@ -153,7 +156,11 @@ def _finish(tree: Tree, jobs: list[Job], failed: set[str], reporter: Reporter) -
             if repo in failed:
                 reporter.note(f"{repo}: tag-details.md not rewritten (a tag could not be read)")
                 continue
-            tree.tag_details(repo, tags)
+            held = planned.collections.get(repo)
+            if held is not None and sorted(tag for tag, _ in held.documents) == sorted(tags):
+                tree.whole_tag_details(repo, tagdetails.render_collection(held, era).encode())
+            else:
+                tree.tag_details(repo, tags)
         except OSError as problem:
             tree.summary.failed += 1
             reporter.failure(f"{repo}/tag-details.md", one_line(problem))

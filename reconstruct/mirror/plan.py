@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model import Collection
 from ..refs import repo_info_name
 from ..sources import Source, SourceError, folder_members, input_path, open_source
 from .report import Reporter, Summary, one_line, printable
@@ -121,6 +122,9 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)  # by source, then as the source lists them
     # Sources only this process can read again (standard input): workers are not used.
     opened: dict[str, Source] = field(default_factory=dict)
+    # Repository → the whole tag-details.md a source holds for it (a checkout's), written back
+    # as it is held rather than assembled from the documents.
+    collections: dict[str, Collection] = field(default_factory=dict)
 
 
 def plan(
@@ -151,6 +155,10 @@ def plan(
             continue
         if input_path(member) == Path("-"):
             result.opened[member] = source  # standard input can be read only once
+        for held, collection in source.collections().items():
+            repo = repo_info_name(held)
+            if shard is None or shard.holds(repo):
+                result.collections.setdefault(repo, collection)
         fallback = name or default_name(member)
         untagged: list[str] = []
         unnamed = False

@@ -159,6 +159,17 @@ class Tree:
         finally:
             os.close(folder)
 
+    def whole_tag_details(self, repo: str, data: bytes) -> None:
+        """A tag-details.md the source held whole, written as it is."""
+        folder = self.folder(repo, remote=False, create=True)
+        assert folder is not None
+        try:
+            self._count(
+                sync_file(folder, "tag-details.md", f"{self.shown}/{repo}/tag-details.md", data)
+            )
+        finally:
+            os.close(folder)
+
     def _tag_details(self, repo: str, tags: list[str], folder: int, remote: int) -> None:
         synced = SyncedFile(folder, "tag-details.md", f"{self.shown}/{repo}/tag-details.md")
         try:

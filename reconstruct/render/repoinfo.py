@@ -103,5 +103,11 @@ def _layers(image: Image, era: int) -> list[str]:
             out.append(f"\t\tLast Modified: {imf_fixdate(layer.last_modified)}  ")
         if layer.size is not None:
             out.append(f"\t\tSize: {human_size(layer.size)}  ")
-        out.append(f"\t\tMIME: {layer.media_type or ''}")
+        if layer.media_type:
+            out.append(f"\t\tMIME: {layer.media_type}")
+        else:
+            # Unknown (an engine's classic store keeps no manifest): no empty `MIME: ` line.
+            # The block then ends as generate-tag-details.pl ended every block (upstream's
+            # only documents without MIME lines): its last line has no trailing break.
+            out[-1] = out[-1].removesuffix("  ")
     return out

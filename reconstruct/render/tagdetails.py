@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ..history import CURRENT_ERA
+from ..model import Collection
 from ..text import terminal_safe
 
 # The generator names itself by its `$0` in the comment; upstream runs it as ./update-remote.sh.
@@ -39,13 +41,38 @@ def header(name: str, tags: list[str]) -> str:
 
 def pieces(name: str, tags: list[str], documents: Iterable[str]) -> Iterator[str]:
     """The file in pieces: the header, then a blank line before each document, in `tags` order."""
-    yield header(name, tags)
-    for document in documents:
-        yield SEPARATOR
-        yield document
+    return pieces_after(header(name, tags), documents)
 
 
 def render(name: str, documents: dict[str, str]) -> str:
     """The whole file for `name` from each tag's document (small repositories, tests)."""
     tags = sort_tags(documents)
     return "".join(pieces(name, tags, (documents[tag] for tag in tags)))
+
+
+def missing(name: str, tag: str) -> str:
+    """A tag the registry did not have, as the generator prints it."""
+    return f"## `{name}:{tag}`\n\n**does not exist** (yet?)\n"
+
+
+def render_collection(collection: Collection, era: int | None = None) -> str:
+    """A whole tag-details.md again: its header as read (or as update-remote.sh writes one),
+    each document in its own era (or `era`); terminal-safe, as render() makes documents."""
+    from . import repoinfo
+
+    tags = [tag for tag, _ in collection.documents]
+    head = collection.header if collection.header is not None else header(collection.name, tags)
+    documents = (
+        repoinfo.render(target, collection.name, tag, era or target.era or CURRENT_ERA)
+        if target is not None
+        else missing(collection.name, tag)
+        for tag, target in collection.documents
+    )
+    return terminal_safe("".join(pieces_after(head, documents)))
+
+
+def pieces_after(head: str, documents: Iterable[str]) -> Iterator[str]:
+    yield head
+    for document in documents:
+        yield SEPARATOR
+        yield document

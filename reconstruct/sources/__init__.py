@@ -30,6 +30,7 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
     "docker-root": ("dockerroot", "DockerRootSource"),
     "repo-info": ("repoinfo", "RepoInfoSource"),
     "repo-info-dir": ("repoinfodir", "RepoInfoDirSource"),
+    "tag-details": ("tagdetails", "TagDetailsSource"),
     "dockerfile": ("dockerfile", "DockerfileSource"),
     "docker-archive": ("dockerarchive", "DockerArchiveSource"),
     "oci-archive": ("ociarchive", "OciArchiveSource"),
@@ -85,6 +86,10 @@ def detect(path: Path) -> str:
             return "json"
         if head.startswith(b"## `"):
             return "repo-info"
+        from .tagdetails import is_tag_details
+
+        if is_tag_details(start):
+            return "tag-details"
         if _looks_like_dockerfile(path, start):
             return "dockerfile"
         from ..blob.tar import sniff
@@ -181,6 +186,21 @@ def folder_members(spec: str) -> list[str]:
     return members
 
 
+def source_class_for(spec: str) -> type[Source] | None:
+    """The kind of source `spec` names, told without opening it; None for an engine, or for a
+    bare path that is not there."""
+    transport, argument = parse_spec(spec)
+    if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
+        return None
+    if transport is None:
+        path, _ = split_path_selector(argument)
+        try:
+            transport = detect(path)
+        except (SourceError, OSError):
+            return None
+    return source_class_of(transport)
+
+
 def input_path(spec: str) -> Path | None:
     """The file or folder `spec` reads (`-`: standard input); None when it names none (an
     engine, or a bare reference that is no path here)."""
@@ -214,5 +234,6 @@ __all__ = [
     "input_path",
     "open_source",
     "parse_spec",
+    "source_class_for",
     "split_path_selector",
 ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..blob.digests import is_digest_prefix
 from ..errors import SourceError
-from ..model import Reference, Target
+from ..model import Collection, Reference, Target
 from ..refs import display_name, holding_label, split_reference
 
 if TYPE_CHECKING:  # the blob view is built only when verify asks for it
@@ -34,6 +34,8 @@ class Capabilities:
     archive: bool = False  # a tar, whose members a one-pass read can hand to an observer
     # Why there are no blobs to hash (None: there are, see `blobs()`).
     unhashable: str | None = None
+    # One document of many images (a tag-details.md): with no selector, `show` prints it whole.
+    whole_document: bool = False
 
 
 class Source(ABC):
@@ -62,6 +64,12 @@ class Source(ABC):
 
         Only sources with `capabilities.unhashable` None are asked."""
         raise SourceError(f"{self.transport}: {self.capabilities.unhashable or 'no blobs here'}")
+
+    def collections(self) -> dict[str, Collection]:
+        """The whole-file documents this source holds, by repository name (a tag-details.md, a
+        checkout's tag-details files): what a mirror writes back as they are, rather than
+        assembling them from each tag's document. Most sources hold none."""
+        return {}
 
     def select(self, selector: str | None) -> Reference:
         """Pick one of `references()` by tag, name:tag, name or digest (prefix)."""

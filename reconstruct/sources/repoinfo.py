@@ -387,8 +387,13 @@ class RepoInfoSource(Source):
         # The bytes are kept, not their str: a single non-ASCII character would make that up to
         # four times as large. Each line is decoded as it is parsed.
         self.data = read_small_file(path, "repo-info document", MAX_DOCUMENT_BYTES)
-        if not _is_utf8(self.data):
+        if not is_utf8(self.data):
             raise SourceError(f"repo-info: {path} is not UTF-8 text")
+        if self.data.startswith(b"<!-- THIS FILE IS GENERATED VIA"):
+            raise SourceError(
+                f"repo-info: {path} is a tag-details.md (every tag of a repository): read it "
+                "as tag-details:FILE[:TAG], or give the path alone"
+            )
         self.path = path
 
     def references(self) -> list[Reference]:
@@ -413,7 +418,7 @@ def _too_large(path: Path | InputPath, size: str) -> str:
     )
 
 
-def _is_utf8(data: bytes) -> bool:
+def is_utf8(data: bytes) -> bool:
     """Whether `data` is UTF-8, decoded a MB at a time (the whole str is never made)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)

@@ -1,6 +1,8 @@
 """`repo-info-dir:PATH[:NAME:TAG]` — a checkout of docker-library/repo-info.
 
-The document for an image is `repos/<name>/remote/<tag>.md` (no `library/` in the name).
+The document for an image is `repos/<name>/remote/<tag>.md` (no `library/` in the name); each
+repository's `repos/<name>/tag-details.md` is a whole-file document (`collections()`), which a
+mirror of the checkout writes back as it is.
 """
 
 from __future__ import annotations
@@ -8,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..blob.contained import InputPath
-from ..model import Reference, Target
+from ..model import Collection, Reference, Target
 from ..refs import display_name, split_reference
 from .base import Capabilities, Source, SourceError
 from .repoinfo import RepoInfoSource
+from .tagdetails import TagDetailsSource
 
 
 class RepoInfoDirSource(Source):
@@ -47,6 +50,16 @@ class RepoInfoDirSource(Source):
                 f"repo-info-dir: no document for {name}:{tag or 'latest'} (looked for {path})"
             )
         return path
+
+    def collections(self) -> dict[str, Collection]:
+        """Each repository's tag-details.md, where the checkout has one (read as written)."""
+        found = {}
+        for name in self.repos.names():
+            path = self.repos / name / "tag-details.md"
+            if path.is_file():
+                collection = TagDetailsSource(path).collection()
+                found[collection.name] = collection
+        return found
 
     def get(self, selector: str | None = None) -> Target:
         if selector is None:

@@ -51,21 +51,9 @@ def test_current_era_documents_reproduce_byte_for_byte_and_compare_equal(path, t
     assert result.out.endswith("result: equal\n")
 
 
-# A repository's whole tag-details.md (every tag in one file) is not read as a source yet.
-TAG_DETAILS_GAP = pytest.mark.xfail(
-    strict=True, reason="tag-details.md as a source is issue 16's, not built yet"
-)
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(path, marks=TAG_DETAILS_GAP) if "__tag-details__" in path.name else path
-        for path in ALL_DOCS
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("path", ALL_DOCS, ids=lambda p: p.name)
 def test_every_era_reads_and_renders_back_in_its_own_era(path):
+    """Every real document, a whole tag-details.md too, with no --era: as it was written."""
     result = run("show", path)
     assert result.code == 0, result.err
     assert result.out == path.read_text()
