@@ -186,12 +186,22 @@ def folder_members(spec: str) -> list[str]:
     return members
 
 
-def source_class_for(spec: str) -> type[Source] | None:
-    """The kind of source `spec` names, told without opening it; None for an engine, or for a
-    bare path that is not there."""
+def _local(spec: str) -> tuple[str | None, str] | None:
+    """`parse_spec` of a spec that reads something here; None for an engine (named, or a bare
+    reference that is no path here)."""
     transport, argument = parse_spec(spec)
     if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
         return None
+    return transport, argument
+
+
+def source_class_for(spec: str) -> type[Source] | None:
+    """The kind of source `spec` names, told without opening it; None for an engine, or for a
+    bare path that is not there."""
+    local = _local(spec)
+    if local is None:
+        return None
+    transport, argument = local
     if transport is None:
         path, _ = split_path_selector(argument)
         try:
@@ -204,9 +214,10 @@ def source_class_for(spec: str) -> type[Source] | None:
 def input_path(spec: str) -> Path | None:
     """The file or folder `spec` reads (`-`: standard input); None when it names none (an
     engine, or a bare reference that is no path here)."""
-    transport, argument = parse_spec(spec)
-    if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
+    local = _local(spec)
+    if local is None:
         return None
+    transport, argument = local
     if transport is None:
         path, _ = split_path_selector(argument)
     else:

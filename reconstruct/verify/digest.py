@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -123,20 +123,12 @@ def measure(
 ) -> Measured:
     """Read the blob at `location` once and measure it; `report(n)`: n more bytes were read."""
     digester = Digester(algorithm, diff_algorithm)
-    unreported = 0
     try:
-        for chunk in read_chunks(location, READ_CHUNK):
-            digester.update(chunk)
-            unreported += len(chunk)
-            if report is not None and unreported >= PROGRESS_STEP:
-                report(unreported)
-                unreported = 0
+        _feed(digester, read_chunks(location, READ_CHUNK), report)
     except OSError as error:
         measured = digester.finish()
         reason = f"cannot read {location.path}: {error.strerror or error}"
         return Measured(measured.digest, measured.size, measured.compression, None, None, reason)
-    if report is not None and unreported:
-        report(unreported)
     measured = digester.finish()
     if location.length is not None and measured.size < location.length:
         short = f"the file ends after {measured.size} of {location.length} bytes"
@@ -172,20 +164,27 @@ def measure_reassembled(
 ) -> Measured:
     """A layer kept unpacked, measured as the tar stream its tar-split and files rebuild."""
     digester = Digester(algorithm, algorithm)
-    unreported = 0
     try:
-        for chunk in reassembled(layer):
-            digester.update(chunk)
-            unreported += len(chunk)
-            if report is not None and unreported >= PROGRESS_STEP:
-                report(unreported)
-                unreported = 0
+        _feed(digester, reassembled(layer), report)
     except SourceError as error:
         measured = digester.finish()
         return Measured(measured.digest, measured.size, None, None, None, str(error))
+    return digester.finish()
+
+
+def _feed(
+    digester: Digester, chunks: Iterable[bytes], report: Callable[[int], None] | None
+) -> None:
+    """Every chunk through `digester`; `report(n)` hears every PROGRESS_STEP bytes or so."""
+    unreported = 0
+    for chunk in chunks:
+        digester.update(chunk)
+        unreported += len(chunk)
+        if report is not None and unreported >= PROGRESS_STEP:
+            report(unreported)
+            unreported = 0
     if report is not None and unreported:
         report(unreported)
-    return digester.finish()
 
 
 @dataclass(frozen=True)
