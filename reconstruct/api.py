@@ -238,4 +238,45 @@ def audit(
     return report
 
 
+def files(
+    spec: str,
+    *,
+    step: int | None = None,
+    layer: str | None = None,
+    platform: str | None = None,
+):
+    """What each step of every image the source holds wrote (a list of contents.ImageFiles):
+    its layer's entries as changes, read from the layer blobs the source keeps."""
+    from .contents import target_files
+    from .sources import SourceError
+
+    source, selector = open_source(spec)
+    reason = source.capabilities.unhashable
+    if reason is not None:
+        raise SourceError(f"{source.transport}: no layer to list: {reason}")
+    references = source.selected(selector)
+    view = source.blobs(references)
+    wanted = parse_platform(platform) if platform else None
+    found = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for reference in references:
+        target = get_listed(source, reference)
+        if wanted is not None:
+            target = select_platform(target, wanted)
+        for image in target_files(target, view, report_label(reference)):
+            config = next(
+                (s.image.config_digest for s in target.sections() if s.image is not None), None
+            )
+            key = (config if len(references) > 1 else image.label, image.platform)
+            if key in seen and config:
+                continue  # one image under several names: listed once
+            seen.add(key)
+            if step is not None:
+                image.steps = [s for s in image.steps if s.step == step]
+            if layer is not None:
+                image.steps = [s for s in image.steps if s.layer and s.layer.startswith(layer)]
+            found.append(image)
+    return found
+
+
 describe_reference = report_label

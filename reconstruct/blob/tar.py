@@ -42,12 +42,14 @@ from .tarformat import (
     TRAILER_LIMIT,
     ChunkReader,
     FileReader,
+    Listed,
     Member,
     MemberObserver,
     Stopped,
     StopWhen,
     TrailerTooLong,
     clean_name,
+    listing,
     pread_all,
     scan,
 )
@@ -298,6 +300,56 @@ def _index_stream(
     reader = ChunkReader(chunks, at_end=raw.start)
     members, kept = scan(reader, label, keep_json=True, observe=observe, stop=stop)
     return TarIndex(label, members, kept, compression, None)
+
+
+def list_layer(location: BlobLocation, label: str) -> Iterator[Listed]:
+    """Every entry of a layer blob (plain or compressed tar, told by its bytes), in order, read
+    once front to back; its data is inflated past, never kept."""
+    with open(location.open(), "rb", buffering=0) as handle:
+        if location.offset:
+            handle.seek(location.offset)
+        remaining = location.length
+
+        def read(size: int) -> bytes:
+            nonlocal remaining
+            if remaining is not None:
+                size = min(size, remaining)
+                if size <= 0:
+                    return b""
+            data = handle.read(size)
+            if remaining is not None:
+                remaining -= len(data)
+            return data
+
+        yield from list_read(read, label)
+
+
+def list_stream(chunks: Iterator[bytes], label: str) -> Iterator[Listed]:
+    """As `list_layer`, for a layer's bytes that come as pieces (a rebuilt tar stream)."""
+    pending = bytearray()
+
+    def read(size: int) -> bytes:
+        while len(pending) < size:
+            piece = next(chunks, None)
+            if piece is None:
+                break
+            pending.extend(piece)
+        data = bytes(pending[:size])
+        del pending[:size]
+        return data
+
+    return list_read(read, label)
+
+
+def list_read(read: Callable[[int], bytes], label: str) -> Iterator[Listed]:
+    head = _read_up_to(read, BLOCK)
+    compression = _kind(head, label)
+    whole = _prefixed(head, read)
+    if compression == "tar":
+        chunks = _raw_chunks(whole)
+    else:
+        chunks = inflate_chunks(compression, whole, label)
+    yield from listing(ChunkReader(chunks), label)
 
 
 class _AfterEnd:

@@ -75,7 +75,7 @@ KIND_WORDS = {
 # Member types whose data follows the header (like tarfile: regular files and unknown types).
 _NO_DATA = frozenset(tarfile.SUPPORTED_TYPES) - frozenset(tarfile.REGULAR_TYPES)
 # The pax records that matter here; every other one is parsed past and dropped.
-_PAX_KEPT = frozenset((b"path", b"linkpath", b"size", b"GNU.sparse.name"))
+_PAX_KEPT = frozenset((b"path", b"linkpath", b"size", b"GNU.sparse.name", b"uid", b"gid"))
 _SPARSE = "GNU.sparse"  # set in a pax header's records when any GNU.sparse.* record is there
 _HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s12x")
 _DIGITS = re.compile(rb"[0-9]{1,20}")
@@ -242,6 +242,7 @@ class _Head:
     type: bytes
     link: str
     extended: bool  # GNU sparse: more of the map follows in extension blocks
+    block: bytes  # the header itself: mode and owner are read from it only when listed
 
 
 @dataclass(slots=True)
@@ -253,6 +254,8 @@ class _Entry:
     kind: str
     size: int
     at: int  # where its header starts
+    block: bytes = b""
+    pax: dict[str, str] | None = None  # its extended records that matter (uid, gid)
 
 
 class _Headers:
@@ -328,7 +331,7 @@ class _Headers:
         if head.type in _NO_DATA:  # like tarfile: only files (and unknown types) carry data
             size = 0
         link = long_link or extended.get("linkpath") or head.link
-        return _Entry(name, link, kind, size, at)
+        return _Entry(name, link, kind, size, at, head.block, extended or None)
 
     def _count_extended(self, size: int, at: int) -> None:
         self.extended += 1
@@ -399,7 +402,7 @@ def parse_header(block: bytes) -> _Head | None:
     if kind == tarfile.DIRTYPE:
         name_text = name_text.rstrip("/")
     extended = kind == tarfile.GNUTYPE_SPARSE and bool(block[482])
-    return _Head(name_text, size, kind, _text(link.split(b"\0", 1)[0]), extended)
+    return _Head(name_text, size, kind, _text(link.split(b"\0", 1)[0]), extended, block)
 
 
 def _octal(field: bytes) -> int | None:
@@ -484,6 +487,44 @@ def scan(
             raise Stopped(members, kept.data)
     reader.drain()
     return members, kept.data
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One member as a layer listing shows it (`tar -tv`): its name as written, type, mode
+    (permission and set-id bits), owner, size and link target."""
+
+    name: str
+    kind: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    link: str | None
+
+
+def listing(reader, label: str) -> Iterator[Listed]:
+    """Every member of a tar stream in order (a name repeated is listed each time), its data
+    skipped, bounded as `scan` is. Names are as written: the caller decides what they mean."""
+    headers = _Headers(reader, label)
+    while (entry := headers.next()) is not None:
+        _pass_data(reader, entry, label, False, None)
+        fields = _HEADER.unpack(entry.block)
+        pax = entry.pax or {}
+        yield Listed(
+            name=entry.name,
+            kind=entry.kind,
+            mode=(_number(fields[1]) or 0) & 0o7777,
+            uid=_pax_number(pax.get("uid")) or _number(fields[2]) or 0,
+            gid=_pax_number(pax.get("gid")) or _number(fields[3]) or 0,
+            size=entry.size,
+            link=entry.link or None,
+        )
+    reader.drain()
+
+
+def _pax_number(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() and len(value) <= 20 else None
 
 
 def _indexed_name(entry: _Entry) -> str | None:

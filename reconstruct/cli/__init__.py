@@ -342,6 +342,43 @@ def audit_command(
     raise typer.Exit(report.exit_code(fail_on.value if fail_on else None))
 
 
+class FilesFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+@app.command("files")
+def files_command(
+    source: SourceArg,
+    step: Annotated[
+        int | None, typer.Option(help="Only this step (from 1, as audit numbers them).")
+    ] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="Only the step whose layer digest starts so.")
+    ] = None,
+    format: Annotated[
+        FilesFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = FilesFormat.table,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+) -> None:
+    """What each step wrote: its layer's entries (added, changed, removed by a whiteout, made
+    opaque) with type, mode, owner, size and link, and per step totals; read from the layer
+    blobs the source keeps (archives, layouts, registry storage, containerd, containers-storage),
+    streamed, never extracted."""
+    from .. import api as service
+    from ..render import filesreport
+
+    images = service.files(source, step=step, layer=layer, platform=platform)
+    if format is FilesFormat.json:
+        sys.stdout.write(filesreport.render_json(source, images))
+    elif format is FilesFormat.jsonl:
+        for line in filesreport.render_jsonl(source, images):
+            sys.stdout.write(line)
+    else:
+        sys.stdout.write(filesreport.render_text(source, images))
+
+
 def main() -> None:
     from ..sources.base import SourceError
 

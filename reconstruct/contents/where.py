@@ -1,0 +1,74 @@
+"""Where one layer's tar can be read from, through a source's blob view alone (as verify walks
+it): a blob file of a content-addressed store, a member of a plain archive, a containers-storage
+layer rebuilt from its tar-split and files; else why it cannot be read here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..blob.files import BlobLocation
+from ..blob.tar import list_layer, list_stream
+from ..blob.tarformat import Listed
+from ..blob.tarsplit import reassembled
+from ..model import Layer
+from ..sources.view import BlobView, MemberImage
+
+
+@dataclass(frozen=True)
+class LayerReader:
+    """How to list one layer: `open()` gives its entries, read once."""
+
+    label: str
+    open: Callable[[], Iterator[Listed]]
+
+
+def layer_reader(
+    view: BlobView, config_digest: str | None, position: int, layer: Layer
+) -> LayerReader | str:
+    """The reader of the image's layer at `position` (from 1), or why there is none."""
+    digest = layer.digest
+    store = view.store
+    if digest and store is not None:
+        location = store.locate(digest)
+        if location is not None:
+            return LayerReader(digest, lambda: list_layer(location, digest))
+        member = store.member_name(digest)
+        if member is not None and view.archive is not None:
+            found = view.archive.location(member)
+            if found is not None:
+                return LayerReader(digest, lambda: list_layer(found, digest))
+            if view.archive.streamed:
+                return "a compressed archive is read once: give it uncompressed, or as a layout"
+    kept = view.kept.get((config_digest or "", position))
+    if kept is not None:
+        if kept.reassembly is None:
+            return "kept unpacked, with nothing here to rebuild its tar from"
+        reassembly = kept.reassembly
+        label = f"layer {kept.layer_id}"
+        return LayerReader(label, lambda: list_stream(reassembled(reassembly), label))
+    member_location = _member_layer(view, config_digest, position)
+    if member_location is not None:
+        where = member_location
+        return LayerReader(
+            digest or layer.diff_id or "?", lambda: list_layer(where, str(where.path))
+        )
+    if layer.foreign:
+        return "a foreign layer: not distributed with the image"
+    return "this source holds no blob of it"
+
+
+def _member_layer(view: BlobView, config_digest: str | None, position: int) -> BlobLocation | None:
+    """A legacy `docker save` entry's layer member, by position."""
+    if view.archive is None or not config_digest:
+        return None
+    hexpart = config_digest.partition(":")[2]
+    for root in view.roots:
+        if (
+            isinstance(root, MemberImage)
+            and hexpart
+            and hexpart in root.config
+            and position <= len(root.layers)
+        ):
+            return view.archive.location(root.layers[position - 1])
+    return None

@@ -1,0 +1,301 @@
+"""`files`: what each step wrote, against `tar -tv` of the same layer blobs.
+
+Real images: a Dockerfile that adds a secret and a folder, deletes the secret, sets a setuid bit
+and replaces a folder, built by dockerd 20.10's classic builder and saved (legacy layout), and
+the full test image built by buildah with `--layers` read from containers-storage (layers
+rebuilt from tar-split) and from an OCI layout skopeo wrote of it. Layers written here with
+tarfile test the change rules themselves (whiteouts, opaque folders, hidden bytes, hostile
+names)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.plugins.engines.images import BUILDAH_LAYERS
+from tests.support.clirun import assert_one_line_error, run
+
+CHANGES = "reconstruct-test/changes:1"
+CHANGES_DOCKERFILE = """\
+FROM busybox:local
+COPY secret.env /app/.env
+COPY tree/ /opt/tree/
+RUN rm /app/.env && echo tool > /bin/tool && chmod 4755 /bin/tool
+RUN rm -rf /opt/tree && mkdir /opt/tree && echo new > /opt/tree/new.txt
+"""
+
+
+def tar_listing(data: bytes) -> list[tuple[str, str, int, int, int, str | None]]:
+    """`tar -tv --numeric-owner` of a layer tar: (mode text, name, uid, gid, size, link)."""
+    inflate = (
+        ["-z"] if data[:2] == b"\x1f\x8b" else ["--zstd"] if data[:4] == b"\x28\xb5\x2f\xfd" else []
+    )
+    done = subprocess.run(
+        ["tar", "-tv", "--numeric-owner", *inflate, "-f", "-"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    rows = []
+    for line in done.stdout.decode().splitlines():
+        mode, owner, size, _day, _time, rest = line.split(None, 5)
+        uid, gid = owner.split("/")
+        link = None
+        for arrow in (" -> ", " link to "):
+            if arrow in rest:
+                rest, link = rest.split(arrow, 1)
+        rows.append((mode, rest, int(uid), int(gid), int(size), link))
+    return rows
+
+
+def expected_entries(data: bytes) -> list[tuple[str, str, int, int, int, str | None]]:
+    """What `files` must list for a layer, from tar's own listing: names without `./`, the root
+    left out, whiteouts as the paths they remove."""
+    found = []
+    for mode, name, uid, gid, size, link in tar_listing(data):
+        path = name.removeprefix("./").rstrip("/")
+        if not path:
+            continue
+        folder, _, base = path.rpartition("/")
+        if base == ".wh..wh..opq":
+            found.append(("opaque", folder))
+        elif base.startswith(".wh."):
+            found.append(("removed", f"{folder}/{base[4:]}".lstrip("/")))
+        else:
+            found.append((mode, path, uid, gid, size, link))
+    return found
+
+
+def listed_entries(step: dict) -> list:
+    rows = []
+    for entry in step["entries"]:
+        if entry["change"] in ("opaque", "removed"):
+            rows.append((entry["change"], entry["path"]))
+        else:
+            rows.append(
+                (
+                    _mode_text(entry),
+                    entry["path"],
+                    entry["uid"],
+                    entry["gid"],
+                    entry["size"],
+                    entry["link"],
+                )
+            )
+    return rows
+
+
+def _mode_text(entry: dict) -> str:
+    from reconstruct.contents.changes import Entry
+    from reconstruct.render.filesreport import mode_text
+
+    return mode_text(Entry(**{k: entry[k] for k in Entry.__dataclass_fields__}))
+
+
+def files_json(spec: str) -> dict:
+    result = run("files", spec, "--format", "json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+@pytest.fixture(scope="module")
+def changes_save(dockerd, tmp_path_factory):
+    """CHANGES_DOCKERFILE built by dockerd 20.10 and saved; the image is removed afterwards, so
+    that the engine holds what the other tests expect."""
+    context = tmp_path_factory.mktemp("changes")
+    (context / "Dockerfile").write_text(CHANGES_DOCKERFILE)
+    (context / "secret.env").write_text(
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
+    (context / "tree").mkdir()
+    (context / "tree" / "a.txt").write_text("a\n")
+    (context / "tree" / "b.txt").write_text("b\n")
+    dockerd.run("build", "-q", "--network", "none", "-t", CHANGES, str(context))
+    save = context / "changes.tar"
+    dockerd.run("save", "-o", str(save), CHANGES)
+    yield save
+    dockerd.run("rmi", CHANGES)
+
+
+def layers_of_save(save: Path) -> list[bytes]:
+    with tarfile.open(save) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        return [tar.extractfile(member).read() for member in manifest[0]["Layers"]]
+
+
+def test_a_saved_image_lists_as_tar_does(changes_save):
+    report = files_json(str(changes_save))
+    (image,) = report["images"]
+    with_layers = [step for step in image["steps"] if step["layer"]]
+    layers = layers_of_save(changes_save)
+    assert len(with_layers) == len(layers)
+    for step, data in zip(with_layers, layers, strict=True):
+        assert listed_entries(step) == expected_entries(data), step["instruction"]
+    by_instruction = {step["instruction"]: step for step in image["steps"]}
+    removing = next(s for i, s in by_instruction.items() if i.startswith("RUN rm /app/.env"))
+    changes = {(e["change"], e["path"]) for e in removing["entries"]}
+    assert ("removed", "app/.env") in changes
+    tool = next(e for e in removing["entries"] if e["path"] == "bin/tool")
+    assert tool["mode"] & 0o4000 and tool["change"] == "added"
+    replacing = next(s for i, s in by_instruction.items() if i.startswith("RUN rm -rf /opt/tree"))
+    replaced = {(e["change"], e["path"]) for e in replacing["entries"]}
+    # a folder removed and made again: whiteouts of its old files (vfs diffs), or an opaque
+    # marker (overlay diffs); either way the old files are gone and the new one is there
+    assert ("added", "opt/tree/new.txt") in replaced
+    assert {("removed", "opt/tree/a.txt"), ("removed", "opt/tree/b.txt")} <= replaced or (
+        "opaque",
+        "opt/tree",
+    ) in replaced
+    assert removing["totals"]["removed"] >= 1 and image["hidden_bytes"] > 0
+    text = run("files", str(changes_save), "--step", str(removing["step"]))
+    assert text.code == 0 and "- ?????????? " in text.out and "-rwsr-xr-x" in text.out
+
+
+def test_buildah_layers_from_containers_storage_and_from_a_layout(podman_stores, tmp_path):
+    cs = podman_stores.vfs
+    from_store = files_json(f"containers-storage:{cs.root}:{BUILDAH_LAYERS}")
+    layout = tmp_path / "layout"
+    cs.skopeo("copy", "--quiet", cs.storage_ref(BUILDAH_LAYERS), f"oci:{layout}:1")
+    from_layout = files_json(f"oci:{layout}:1")
+    steps = [s for s in from_store["images"][0]["steps"] if s["layer"]]
+    index = json.loads((layout / "index.json").read_text())
+    manifest_digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_bytes())
+    blobs = [
+        (layout / "blobs" / "sha256" / layer["digest"].split(":")[1]).read_bytes()
+        for layer in manifest["layers"]
+    ]
+    assert len(steps) == len(blobs)
+    for step, blob in zip(steps, blobs, strict=True):
+        assert listed_entries(step) == expected_entries(blob), step["instruction"]
+    for a, b in zip(
+        steps, [s for s in from_layout["images"][0]["steps"] if s["layer"]], strict=True
+    ):
+        assert a["entries"] == b["entries"]
+    copies = {e["path"] for s in steps for e in s["entries"]}
+    assert {"opt/app/hello.txt", "opt/app/conf/app.conf", "opt/app/payload/p.txt"} <= copies
+
+
+# --- the change rules, on layers written here --------------------------------------------------
+
+
+def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _layout(folder: Path, layers: list[bytes]) -> Path:
+    blobs = folder / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    diff_ids = [put(layer)["digest"] for layer in layers]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [{"created_by": f"/bin/sh -c step {n}"} for n in range(len(layers))],
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": 1}
+                for d in diff_ids
+            ],
+        }
+    ).encode()
+    (folder / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (folder / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        **put(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": "1"},
+                    }
+                ],
+            }
+        )
+    )
+    return folder
+
+
+def test_whiteouts_opaque_folders_and_hidden_bytes(tmp_path):
+    base = _tar(
+        [
+            ("etc", None, 0o755),
+            ("etc/secret", b"s" * 100, 0o600),
+            ("opt", None, 0o755),
+            ("opt/old", None, 0o755),
+            ("opt/old/a", b"a" * 10, 0o644),
+            ("opt/old/deep", None, 0o755),
+            ("opt/old/deep/b", b"b" * 20, 0o644),
+            ("bin", None, 0o755),
+            ("bin/tool", b"t" * 5, 0o755),
+        ]
+    )
+    upper = _tar(
+        [
+            ("etc/.wh.secret", b"", 0o644),
+            ("opt/old/.wh..wh..opq", b"", 0o644),
+            ("opt/old/new", b"n", 0o644),
+            ("bin/tool", b"T" * 7, 0o4755),
+            ("/etc/passwd", b"x", 0o644),
+            ("../escape", b"x", 0o644),
+        ]
+    )
+    layout = _layout(tmp_path / "layout", [base, upper])
+    report = files_json(f"oci:{layout}:1")
+    lower, top = report["images"][0]["steps"]
+    assert lower["totals"]["added"] == 9 and lower["totals"]["hidden_bytes"] == 0
+    changes = [(e["change"], e["path"], e["type"]) for e in top["entries"]]
+    assert changes == [
+        ("removed", "etc/secret", "file"),
+        ("opaque", "opt/old", "dir"),
+        ("added", "opt/old/new", "file"),
+        ("changed", "bin/tool", "file"),
+    ]
+    assert top["unsafe_names"] == 2
+    # the secret (100), what the opaque folder hid (10 + 20), the tool overwritten (5)
+    assert top["totals"]["hidden_bytes"] == 135 == report["images"][0]["hidden_bytes"]
+
+
+def test_sources_without_layers_say_so(tmp_path):
+    document = tmp_path / "doc.md"
+    document.write_text("## `x:1`\n\n**does not exist** (yet?)\n")
+    result = run("files", f"repo-info:{document}")
+    assert_one_line_error(result)
+    assert "no layer to list" in result.err
+    layout = _layout(tmp_path / "layout", [_tar([("a", b"a", 0o644)])])
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        if blob.stat().st_size == len(_tar([("a", b"a", 0o644)])):
+            blob.unlink()
+    report = files_json(f"oci:{layout}:1")
+    assert report["images"][0]["steps"][0]["unreadable"] == "this source holds no blob of it"
