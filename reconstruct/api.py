@@ -209,12 +209,15 @@ def audit(
     platform: str | None = None,
     host: str | None = None,
     exact: bool | None = None,
+    files: bool = False,
 ):
-    """Findings in the history and config of every image the source holds (an AuditReport)."""
+    """Findings in the history and config of every image the source holds (an AuditReport);
+    with `files`, in what each step wrote too (its layer's files: audit/filefindings.py)."""
     from .audit import AuditReport, ImageAudit, Knowledge, audit_target
 
     source, selector = open_source(spec, host=host, exact=exact)
     references = source.selected(selector)
+    view = _layer_view(source, references) if files else None
     wanted = parse_platform(platform) if platform else None
     knows = Knowledge(
         config=source.capabilities.config,
@@ -234,8 +237,40 @@ def audit(
                 seen[key].label += f", {image.label}"
                 continue
             seen[key] = image
+            if view is not None:
+                _audit_files(image, target, view)
             report.images.append(image)
     return report
+
+
+def _layer_view(source: Source, references: list[Reference]):
+    from .sources import SourceError
+
+    reason = source.capabilities.unhashable
+    if reason is not None:
+        raise SourceError(f"{source.transport}: no layer to list: {reason}")
+    return source.blobs(references)
+
+
+def _audit_files(image, target: Target, view) -> None:
+    """Add the findings in the files the image's steps wrote, in step order with the rest."""
+    from .audit import file_findings, wants_contents
+    from .contents import image_files
+
+    section = next(
+        (
+            s
+            for s in target.sections()
+            if s.image is not None and s.image.config_digest == image.config_digest
+        ),
+        None,
+    )
+    if section is None or section.image is None:
+        return
+    files = image_files(section.image, view, image.label, image.platform, keep=wants_contents)
+    image.findings = sorted(
+        image.findings + file_findings(files), key=lambda f: (f.step is None, f.step or 0)
+    )
 
 
 def files(
@@ -248,14 +283,10 @@ def files(
     """What each step of every image the source holds wrote (a list of contents.ImageFiles):
     its layer's entries as changes, read from the layer blobs the source keeps."""
     from .contents import target_files
-    from .sources import SourceError
 
     source, selector = open_source(spec)
-    reason = source.capabilities.unhashable
-    if reason is not None:
-        raise SourceError(f"{source.transport}: no layer to list: {reason}")
     references = source.selected(selector)
-    view = source.blobs(references)
+    view = _layer_view(source, references)
     wanted = parse_platform(platform) if platform else None
     found = []
     seen: set[tuple[str | None, str | None]] = set()

@@ -24,6 +24,8 @@ _EXPORTS = {
     "Knowledge": "report",
     "audit_image": "checks",
     "audit_target": "checks",
+    "file_findings": "filefindings",
+    "wants_contents": "filefindings",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -30,7 +30,7 @@ class Rule:
     name: str
     severity: str  # the default; a finding may differ (a low-entropy password: medium)
     title: str
-    category: str  # secret, risk, config, history
+    category: str  # secret, risk, config, history, file (audit --files)
 
 
 RULES = {
@@ -140,8 +140,60 @@ RULES = {
             "The history has fewer steps than the image has layers",
             "history",
         ),
+        Rule(
+            "F001",
+            "secret-in-file",
+            "critical",
+            "A file a step wrote holds a secret (known token format, private key, credential)",
+            "file",
+        ),
+        Rule(
+            "F002",
+            "secret-removed-later",
+            "critical",
+            "A step wrote a secret that a later step removed: its layer still holds it",
+            "file",
+        ),
+        Rule(
+            "F003",
+            "credential-file",
+            "high",
+            "A step wrote a credential file (.npmrc, .pypirc, .netrc, cloud credentials, .env, …)",
+            "file",
+        ),
+        Rule("F004", "setuid-file", "medium", "A step wrote a setuid or setgid file", "file"),
+        Rule("F005", "world-writable", "low", "A step wrote a world-writable file", "file"),
     )
 }
+# Files whose very name says they hold credentials (the last path components, lower case).
+CREDENTIAL_FILES = frozenset(
+    {
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        "_netrc",
+        ".git-credentials",
+        ".env",
+        ".aws/credentials",
+        ".docker/config.json",
+        ".config/gcloud/credentials.db",
+        ".config/gcloud/application_default_credentials.json",
+        ".azure/accesstokens.json",
+        ".kube/config",
+        ".ssh/id_rsa",
+        ".ssh/id_ecdsa",
+        ".ssh/id_ed25519",
+        ".ssh/id_dsa",
+        ".pgpass",
+        ".my.cnf",
+    }
+)
+# Other small files worth reading for secrets: configuration and key material by suffix.
+SECRET_SUFFIXES = (
+    ".env", ".pem", ".key", ".p12", ".cfg", ".conf", ".ini", ".json", ".yaml", ".yml", ".toml",
+    ".properties", ".xml", ".sh", ".txt", "rc",
+)  # fmt: skip
+MAX_SCANNED_FILE = 256 * 1024  # a configuration or key file; larger ones are not read
 
 
 def severity_rank(severity: str) -> int:

@@ -302,7 +302,9 @@ def _index_stream(
     return TarIndex(label, members, kept, compression, None)
 
 
-def list_layer(location: BlobLocation, label: str) -> Iterator[Listed]:
+def list_layer(
+    location: BlobLocation, label: str, keep: Callable[[str, int], bool] | None = None
+) -> Iterator[Listed]:
     """Every entry of a layer blob (plain or compressed tar, told by its bytes), in order, read
     once front to back; its data is inflated past, never kept."""
     with open(location.open(), "rb", buffering=0) as handle:
@@ -321,10 +323,12 @@ def list_layer(location: BlobLocation, label: str) -> Iterator[Listed]:
                 remaining -= len(data)
             return data
 
-        yield from list_read(read, label)
+        yield from list_read(read, label, keep)
 
 
-def list_stream(chunks: Iterator[bytes], label: str) -> Iterator[Listed]:
+def list_stream(
+    chunks: Iterator[bytes], label: str, keep: Callable[[str, int], bool] | None = None
+) -> Iterator[Listed]:
     """As `list_layer`, for a layer's bytes that come as pieces (a rebuilt tar stream)."""
     pending = bytearray()
 
@@ -338,10 +342,12 @@ def list_stream(chunks: Iterator[bytes], label: str) -> Iterator[Listed]:
         del pending[:size]
         return data
 
-    return list_read(read, label)
+    return list_read(read, label, keep)
 
 
-def list_read(read: Callable[[int], bytes], label: str) -> Iterator[Listed]:
+def list_read(
+    read: Callable[[int], bytes], label: str, keep: Callable[[str, int], bool] | None = None
+) -> Iterator[Listed]:
     head = _read_up_to(read, BLOCK)
     compression = _kind(head, label)
     whole = _prefixed(head, read)
@@ -349,7 +355,7 @@ def list_read(read: Callable[[int], bytes], label: str) -> Iterator[Listed]:
         chunks = _raw_chunks(whole)
     else:
         chunks = inflate_chunks(compression, whole, label)
-    yield from listing(ChunkReader(chunks), label)
+    yield from listing(ChunkReader(chunks), label, keep)
 
 
 class _AfterEnd:

@@ -501,14 +501,26 @@ class Listed:
     gid: int
     size: int
     link: str | None
+    data: bytes | None = None  # a regular file's contents, where the listing was asked for them
 
 
-def listing(reader, label: str) -> Iterator[Listed]:
-    """Every member of a tar stream in order (a name repeated is listed each time), its data
-    skipped, bounded as `scan` is. Names are as written: the caller decides what they mean."""
+# What a listing may keep of one member's data (a credential file, a config: a few KB).
+MAX_KEPT_DATA = 1024 * 1024
+
+
+def listing(reader, label: str, keep: Callable[[str, int], bool] | None = None) -> Iterator[Listed]:
+    """Every member of a tar stream in order (a name repeated is listed each time), bounded as
+    `scan` is; its data skipped, or kept for a regular file of at most MAX_KEPT_DATA bytes that
+    `keep(name, size)` wants. Names are as written: the caller decides what they mean."""
     headers = _Headers(reader, label)
     while (entry := headers.next()) is not None:
-        _pass_data(reader, entry, label, False, None)
+        wanted = (
+            keep is not None
+            and entry.kind == "file"
+            and entry.size <= MAX_KEPT_DATA
+            and keep(entry.name, entry.size)
+        )
+        data = _pass_data(reader, entry, label, wanted, None)
         fields = _HEADER.unpack(entry.block)
         pax = entry.pax or {}
         yield Listed(
@@ -519,6 +531,7 @@ def listing(reader, label: str) -> Iterator[Listed]:
             gid=_pax_number(pax.get("gid")) or _number(fields[3]) or 0,
             size=entry.size,
             link=entry.link or None,
+            data=data,
         )
     reader.drain()
 

@@ -326,13 +326,22 @@ def audit_command(
     ] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
     host: HostOption = None,
+    files: Annotated[
+        bool,
+        typer.Option(
+            "--files",
+            help="Also audit what each step wrote, from the layer blobs the source keeps: "
+            "secrets in files (above all one a later step removed: still in its layer), "
+            "credential files, setuid/setgid and world-writable files.",
+        ),
+    ] = False,
 ) -> None:
     """Find secrets (masked), risky build steps, config and history problems: each finding with
     its step, rule id, severity and reason."""
     from .. import api as service
     from ..render import auditreport
 
-    report = service.audit(source, platform=platform, host=host)
+    report = service.audit(source, platform=platform, host=host, files=files)
     if format is AuditFormat.sarif:
         sys.stdout.write(auditreport.render_sarif(report, report.artifact))
     elif format is AuditFormat.json:

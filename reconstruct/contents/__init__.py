@@ -14,7 +14,7 @@ from ..history import repo_info_text
 from ..model import Image, Target
 from ..sources.view import BlobView
 from .changes import Below, Entry, changes
-from .where import layer_reader
+from .where import Keep, layer_reader
 
 SCHEMA = "reconstruct/files/v1"
 CHANGES = ("added", "changed", "removed", "opaque")
@@ -55,8 +55,11 @@ class ImageFiles:
         return sum(step.hidden_bytes for step in self.steps)
 
 
-def image_files(image: Image, view: BlobView, label: str, platform: str | None) -> ImageFiles:
-    """Every step of `image`, each with the entries its layer holds (layers in order)."""
+def image_files(
+    image: Image, view: BlobView, label: str, platform: str | None, keep: Keep | None = None
+) -> ImageFiles:
+    """Every step of `image`, each with the entries its layer holds (layers in order); the
+    contents of the regular files `keep(name, size)` wants are kept in their entries."""
     result = ImageFiles(label, platform)
     below = Below()
     positions = {id(layer): number for number, layer in enumerate(image.layers, 1)}
@@ -78,7 +81,7 @@ def image_files(image: Image, view: BlobView, label: str, platform: str | None) 
             continue
         files.after_unreadable = broken
         try:
-            found = changes(reader.open(), below)
+            found = changes(reader.open(keep), below)
         except (SourceError, OSError) as error:
             files.unreadable = str(error)
             broken = True

@@ -29,6 +29,7 @@ class Entry:
     size: int  # bytes this layer stores for it (0 for a removal)
     link: str | None
     change: str  # added, changed, removed, opaque
+    data: bytes | None = None  # its contents, where the listing kept them (audit --files)
 
 
 @dataclass
@@ -105,6 +106,7 @@ def changes(listed: Iterable[Listed], below: Below) -> LayerChanges:
                 member.size,
                 member.link,
                 change,
+                member.data,
             )
         )
         written.append((path, member.kind, member.size))

@@ -14,13 +14,16 @@ from ..blob.tarsplit import reassembled
 from ..model import Layer
 from ..sources.view import BlobView, MemberImage
 
+# Which regular files' contents to keep while listing: keep(name as written, size).
+Keep = Callable[[str, int], bool]
+
 
 @dataclass(frozen=True)
 class LayerReader:
     """How to list one layer: `open()` gives its entries, read once."""
 
     label: str
-    open: Callable[[], Iterator[Listed]]
+    open: Callable[[Keep | None], Iterator[Listed]]
 
 
 def layer_reader(
@@ -32,12 +35,12 @@ def layer_reader(
     if digest and store is not None:
         location = store.locate(digest)
         if location is not None:
-            return LayerReader(digest, lambda: list_layer(location, digest))
+            return LayerReader(digest, lambda keep: list_layer(location, digest, keep))
         member = store.member_name(digest)
         if member is not None and view.archive is not None:
             found = view.archive.location(member)
             if found is not None:
-                return LayerReader(digest, lambda: list_layer(found, digest))
+                return LayerReader(digest, lambda keep: list_layer(found, digest, keep))
             if view.archive.streamed:
                 return "a compressed archive is read once: give it uncompressed, or as a layout"
     kept = view.kept.get((config_digest or "", position))
@@ -46,12 +49,12 @@ def layer_reader(
             return "kept unpacked, with nothing here to rebuild its tar from"
         reassembly = kept.reassembly
         label = f"layer {kept.layer_id}"
-        return LayerReader(label, lambda: list_stream(reassembled(reassembly), label))
+        return LayerReader(label, lambda keep: list_stream(reassembled(reassembly), label, keep))
     member_location = _member_layer(view, config_digest, position)
     if member_location is not None:
         where = member_location
         return LayerReader(
-            digest or layer.diff_id or "?", lambda: list_layer(where, str(where.path))
+            digest or layer.diff_id or "?", lambda keep: list_layer(where, str(where.path), keep)
         )
     if layer.foreign:
         return "a foreign layer: not distributed with the image"

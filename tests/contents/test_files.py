@@ -95,7 +95,7 @@ def _mode_text(entry: dict) -> str:
     from reconstruct.contents.changes import Entry
     from reconstruct.render.filesreport import mode_text
 
-    return mode_text(Entry(**{k: entry[k] for k in Entry.__dataclass_fields__}))
+    return mode_text(Entry(**{k: entry.get(k) for k in Entry.__dataclass_fields__}))
 
 
 def files_json(spec: str) -> dict:
@@ -153,6 +153,11 @@ def test_a_saved_image_lists_as_tar_does(changes_save):
         "opt/tree",
     ) in replaced
     assert removing["totals"]["removed"] >= 1 and image["hidden_bytes"] > 0
+    audit = run("audit", str(changes_save), "--files", "--format", "json")
+    assert audit.code == 0 and "wJalrXUtnFEMI" not in audit.out
+    written = next(s for i, s in by_instruction.items() if i.startswith("COPY file:"))
+    rules = {(f["rule"], f["step"]) for f in json.loads(audit.out)["images"][0]["findings"]}
+    assert ("F002", written["step"]) in rules and ("F004", removing["step"]) in rules
     text = run("files", str(changes_save), "--step", str(removing["step"]))
     assert text.code == 0 and "- ?????????? " in text.out and "-rwsr-xr-x" in text.out
 
@@ -285,6 +290,37 @@ def test_whiteouts_opaque_folders_and_hidden_bytes(tmp_path):
     assert top["unsafe_names"] == 2
     # the secret (100), what the opaque folder hid (10 + 20), the tool overwritten (5)
     assert top["totals"]["hidden_bytes"] == 135 == report["images"][0]["hidden_bytes"]
+
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_audit_files_ties_a_removed_secret_to_the_step_that_wrote_it(tmp_path):
+    env = f"AWS_SECRET_ACCESS_KEY={SECRET}\n".encode()
+    layers = [
+        _tar([("app", None, 0o755), ("app/.env", env, 0o600), ("app/.npmrc", b"x", 0o600)]),
+        _tar([("app/.wh..env", b"", 0o644), ("bin", None, 0o755), ("bin/su", b"s", 0o4755)]),
+        _tar([("data", None, 0o777), ("tmp", None, 0o1777)]),
+    ]
+    layout = _layout(tmp_path / "layout", layers)
+    result = run("audit", f"oci:{layout}:1", "--files", "--format", "json")
+    assert result.code == 0, result.err
+    assert SECRET not in result.out
+    findings = [
+        (f["rule"], f["step"])
+        for image in json.loads(result.out)["images"]
+        for f in image["findings"]
+        if f["rule"].startswith("F")
+    ]
+    assert ("F002", 1) in findings  # at the step that wrote it, not the one that removed it
+    assert ("F003", 1) in findings and ("F004", 2) in findings and ("F005", 3) in findings
+    sarif = run("audit", f"oci:{layout}:1", "--files", "--format", "sarif")
+    assert sarif.code == 0 and SECRET not in sarif.out
+    assert "secret-removed-later" in sarif.out
+    text = run("audit", f"oci:{layout}:1", "--files")
+    assert "removed by step 2" in text.out and SECRET not in text.out
+    plain = run("audit", f"oci:{layout}:1", "--format", "json")
+    assert '"F00' not in plain.out  # only with --files
 
 
 def test_sources_without_layers_say_so(tmp_path):
