@@ -22,12 +22,19 @@ def load(
     platform: str | None = None,
     host: str | None = None,
     exact: bool | None = None,
+    recover: bool = False,
 ) -> Target:
-    """One image or index; `host`/`exact` go with an engine (see sources/engine/)."""
+    """One image or index; `host`/`exact` go with an engine (see sources/engine/). With
+    `recover`, COPY/ADD steps recorded only by a content hash get what their layer adds
+    (`Step.recovered`), where the source keeps the layer."""
     source, selector = open_source(spec, config=config, host=host, exact=exact)
     target = source.get(selector)
     if platform:
         target = select_platform(target, parse_platform(platform))
+    if recover and source.capabilities.unhashable is None:
+        from .contents.recover import recover as recover_sources
+
+        recover_sources(target, source.blobs([target.reference]))
     return target
 
 

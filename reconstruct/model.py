@@ -80,6 +80,11 @@ class Step:
     layer: Layer | None = None  # the layer this step produced, once matched
     # Set by a source that had to infer empty_layer (the Engine API does not report it).
     uncertain: str | None = None
+    # For a COPY/ADD the builder recorded only by a content hash (`file:<sha> in /dst`): what its
+    # layer really adds under the destination, relative to it, when read (contents/recover.py);
+    # the build host's file names are not recorded anywhere.
+    recovered: list[str] | None = None  # at most the first 1,000
+    recovered_count: int | None = None  # how many entries the layer adds there in all
 
 
 @dataclass

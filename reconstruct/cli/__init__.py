@@ -110,6 +110,16 @@ def show(
             show_default=False,
         ),
     ] = None,
+    recover: Annotated[
+        bool | None,
+        typer.Option(
+            "--recover/--no-recover",
+            help="COPY/ADD steps the builder recorded only by a content hash (`file:<sha> in "
+            "/dst`): read their layers for what they really add (JSON: `recovered`). Default: "
+            "with --format dockerfile.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Reconstruct one image (or every platform of an index) and print it."""
     from .. import api as service
@@ -122,7 +132,14 @@ def show(
             return
         all_images = True
     if not all_images:
-        target = service.load(source, config=config, platform=platform, host=host, exact=exact)
+        target = service.load(
+            source,
+            config=config,
+            platform=platform,
+            host=host,
+            exact=exact,
+            recover=format.value == "dockerfile" if recover is None else recover,
+        )
         sys.stdout.write(
             service.render(target, format.value, name=name, era=era, no_trunc=no_trunc)
         )

@@ -12,7 +12,7 @@ import re
 
 from ..history import Instruction, image_instructions
 from ..history.normalize import json_list, pairs
-from ..model import Image, Target
+from ..model import Image, Step, Target
 from ..text import platform_string
 
 # Server Core base layers are gigabytes; Nano Server's a few hundred megabytes at most.
@@ -46,7 +46,7 @@ def render_image(image: Image) -> str:
             if args_seen.get(key) != value:
                 args_seen[key] = value
                 lines.append(f"ARG {key}={value}")
-        lines.extend(_instruction_lines(instruction, image))
+        lines.extend(_instruction_lines(instruction, image, step))
         if step.uncertain:
             lines.append(f"# (uncertain: {step.uncertain})")
     lines.extend(f"# warning: {warning}" for warning in image.warnings)
@@ -102,7 +102,9 @@ def _json_list(text: str) -> str | None:
     return json.dumps(listed) if listed is not None else None
 
 
-def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
+def _instruction_lines(
+    instruction: Instruction, image: Image, step: Step | None = None
+) -> list[str]:
     keyword, arguments = instruction.keyword, instruction.arguments
     if keyword == "":
         if not arguments:
@@ -123,7 +125,7 @@ def _instruction_lines(instruction: Instruction, image: Image) -> list[str]:
     if keyword == "HEALTHCHECK":
         return _healthcheck_lines(arguments)
     if keyword in ("COPY", "ADD"):
-        return _copy_lines(keyword, arguments)
+        return _copy_lines(keyword, arguments, step)
     if keyword in ("ENV", "LABEL") and "=" in arguments:
         # the classic builder dropped the quotes (`GREETING=hello world`): put them back
         return [keyword + " " + " ".join(f"{k}={_quote(v)}" for k, v in pairs(arguments))]
@@ -182,12 +184,15 @@ def _healthcheck_lines(arguments: str) -> list[str]:
     return [f"{prefix} CMD {json.dumps(test[1:])}"]
 
 
-def _copy_lines(keyword: str, arguments: str) -> list[str]:
+def _copy_lines(keyword: str, arguments: str, step: Step | None = None) -> list[str]:
     arguments = arguments.rstrip()
     match = _CONTENT_SOURCE.match(arguments + " ")
     if not match:
         return [f"{keyword} {arguments}"]
     kind, digest, destination = match.groups()
+    if step is not None and step.recovered:
+        count = step.recovered_count or len(step.recovered)
+        return _recovered_lines(keyword, kind, digest, destination, step.recovered, count)
     placeholder = {
         "file": f"file-{digest[:12]}",
         "dir": f"dir-{digest[:12]}/",
@@ -196,6 +201,35 @@ def _copy_lines(keyword: str, arguments: str) -> list[str]:
     return [
         f"# source not recorded: the builder kept only a hash of its content ({kind}:{digest})",
         f"{keyword} {placeholder} {_json_path(destination)}",
+    ]
+
+
+MAX_LISTED = 20  # recovered paths named in a comment; the rest are counted
+
+
+def _recovered_lines(
+    keyword: str, kind: str, digest: str, destination: str, recovered: list[str], count: int
+) -> list[str]:
+    """`COPY <name> /dst` from what the step's layer adds under `/dst` (contents/recover.py)."""
+    note = (
+        f"# recovered from the layer: the builder kept only a hash ({kind}:{digest[:12]}), "
+        "not the build host's file names"
+    )
+    files = [path for path in recovered if not path.endswith("/")]
+    if destination == "/":  # a base root file system
+        return [
+            f"# the layer holds a root file system of {count} entries ({kind}:{digest})",
+            f"{keyword} rootfs.tar /",
+        ]
+    if count == 1 and len(files) == 1:
+        return [note, f"{keyword} {_json_path(files[0])} {_json_path(destination)}"]
+    shown = ", ".join(recovered[:MAX_LISTED])
+    more = f" and {count - MAX_LISTED} more" if count > MAX_LISTED else ""
+    folder = destination.rstrip("/").rpartition("/")[2] or "context"
+    return [
+        note,
+        f"# it adds {count} entries under {destination}: {shown}{more}",
+        f"{keyword} {_json_path(folder + '/')} {_json_path(destination)}",
     ]
 
 

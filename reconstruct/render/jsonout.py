@@ -116,6 +116,8 @@ def _step(
             "windows_base": instruction.windows_base,
         },
         "layer_index": layer_index.get(id(step.layer)) if step.layer else None,
+        "recovered": step.recovered,  # COPY/ADD: what its layer adds under the destination
+        "recovered_count": step.recovered_count,
     }
 
 

@@ -335,3 +335,30 @@ def test_sources_without_layers_say_so(tmp_path):
             blob.unlink()
     report = files_json(f"oci:{layout}:1")
     assert report["images"][0]["steps"][0]["unreadable"] == "this source holds no blob of it"
+
+
+def test_copy_sources_are_recovered_from_the_layers(docker_saves, podman_stores):
+    """The classic builder records `COPY file:<sha> in /dst`; the layers say what was copied."""
+    shown = run("show", f"docker-archive:{docker_saves.full.path}", "--format", "dockerfile")
+    assert shown.code == 0, shown.err
+    copies = [line for line in shown.out.splitlines() if line.startswith(("COPY ", "ADD "))]
+    assert copies == [
+        "COPY hello.txt /opt/app/hello.txt",
+        "COPY conf/ /opt/app/conf/",
+        "ADD p.txt /opt/app/payload/",  # ADD of a local tarball: what it unpacked to
+        "ADD notes.txt /opt/app/",
+    ]
+    assert "# it adds 2 entries under /opt/app/conf/: app.conf, extra.conf" in shown.out
+    # `podman import` records its root file system as `ADD file:<sha> in /`: counted
+    cs = podman_stores.vfs
+    base = run("show", f"containers-storage:{cs.root}:localhost/busybox:local", "-f", "dockerfile")
+    assert base.code == 0, base.err
+    count = int(base.out.split("# the layer holds a root file system of ")[1].split()[0])
+    assert count > 100 and "ADD rootfs.tar /" in base.out  # busybox and one link per applet
+    document = json.loads(
+        run("show", f"docker-archive:{docker_saves.full.path}", "-f", "json", "--recover").out
+    )
+    recovered = [s["recovered"] for s in document["root"]["steps"] if s["recovered"]]
+    assert ["hello.txt"] in recovered and ["app.conf", "extra.conf"] in recovered
+    plain = json.loads(run("show", f"docker-archive:{docker_saves.full.path}", "-f", "json").out)
+    assert not any(s["recovered"] for s in plain["root"]["steps"])  # only when asked
