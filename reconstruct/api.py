@@ -13,6 +13,7 @@ from .sources import Source, input_path, open_source
 
 if TYPE_CHECKING:
     from .compare import Comparison
+    from .contents import ImageFiles
 
 
 def load(
@@ -295,20 +296,18 @@ def files(
     references = source.selected(selector)
     view = _layer_view(source, references)
     wanted = parse_platform(platform) if platform else None
-    found = []
-    seen: set[tuple[str | None, str | None]] = set()
+    found: list[ImageFiles] = []
+    seen: dict[tuple[str, str | None], ImageFiles] = {}
     for reference in references:
         target = get_listed(source, reference)
         if wanted is not None:
             target = select_platform(target, wanted)
         for image in target_files(target, view, report_label(reference)):
-            config = next(
-                (s.image.config_digest for s in target.sections() if s.image is not None), None
-            )
-            key = (config if len(references) > 1 else image.label, image.platform)
-            if key in seen and config:
-                continue  # one image under several names: listed once
-            seen.add(key)
+            key = (image.config_digest or "", image.platform)
+            if image.config_digest and key in seen:
+                seen[key].label += f", {image.label}"  # one image under several names
+                continue
+            seen[key] = image
             if step is not None:
                 image.steps = [s for s in image.steps if s.step == step]
             if layer is not None:

@@ -47,6 +47,7 @@ class StepFiles:
 class ImageFiles:
     label: str
     platform: str | None
+    config_digest: str | None = None
     steps: list[StepFiles] = field(default_factory=list)
 
     @property
@@ -60,7 +61,7 @@ def image_files(
 ) -> ImageFiles:
     """Every step of `image`, each with the entries its layer holds (layers in order); the
     contents of the regular files `keep(name, size)` wants are kept in their entries."""
-    result = ImageFiles(label, platform)
+    result = ImageFiles(label, platform, image.config_digest)
     below = Below()
     positions = {id(layer): number for number, layer in enumerate(image.layers, 1)}
     broken = False  # once a layer cannot be read, what is below the later ones is not known
