@@ -186,13 +186,15 @@ def folder_members(spec: str) -> list[str]:
     return members
 
 
-def _local(spec: str) -> tuple[str | None, str] | None:
-    """`parse_spec` of a spec that reads something here; None for an engine (named, or a bare
-    reference that is no path here)."""
+def _local(spec: str) -> tuple[str | None, Path] | None:
+    """(the transport named, or None for a bare path; the path it reads) for a spec that reads
+    something here; None for an engine (named, or a bare reference that is no path here)."""
     transport, argument = parse_spec(spec)
     if transport == "docker-daemon" or (transport is None and _names_an_image(spec)):
         return None
-    return transport, argument
+    if transport is None:
+        return None, split_path_selector(argument)[0]
+    return transport, source_class_of(transport).split_argument(argument)[0]
 
 
 def source_class_for(spec: str) -> type[Source] | None:
@@ -201,9 +203,8 @@ def source_class_for(spec: str) -> type[Source] | None:
     local = _local(spec)
     if local is None:
         return None
-    transport, argument = local
+    transport, path = local
     if transport is None:
-        path, _ = split_path_selector(argument)
         try:
             transport = detect(path)
         except (SourceError, OSError):
@@ -217,11 +218,7 @@ def input_path(spec: str) -> Path | None:
     local = _local(spec)
     if local is None:
         return None
-    transport, argument = local
-    if transport is None:
-        path, _ = split_path_selector(argument)
-    else:
-        path, _ = source_class_of(transport).split_argument(argument)
+    transport, path = local
     if transport is None and str(path) != "-" and not path.exists():
         return None
     return path
