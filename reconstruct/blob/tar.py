@@ -308,8 +308,19 @@ def list_layer(
     """Every entry of a layer blob (plain or compressed tar, told by its bytes), in order, read
     once front to back; its data is inflated past, never kept."""
     with open(location.open(), "rb", buffering=0) as handle:
-        if location.offset:
-            handle.seek(location.offset)
+        fd = handle.fileno()
+        base = location.offset
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            end = os.fstat(fd).st_size
+            if location.length is not None:
+                end = min(end, base + location.length)
+            if _kind(os.pread(fd, BLOCK, base), label) == "tar":
+                # a plain tar in a file: headers by pread, data skipped by offset (as tar -t)
+                _no_readahead(fd)
+                yield from listing(FileReader(fd, base, end), label, keep)
+                return
+        if base:
+            handle.seek(base)
         remaining = location.length
 
         def read(size: int) -> bytes:
