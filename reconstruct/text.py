@@ -94,6 +94,12 @@ def platform_string(platform: Platform) -> str:
     return text
 
 
+def platform_label(platform: Platform) -> str:
+    """`linux/arm64/v8`, `windows/amd64:10.0.17763.737`: how reports name a platform."""
+    text = "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
+    return text + (f":{platform.os_version}" if platform.os_version else "")
+
+
 def short_digest(digest: str | None, length: int = 12) -> str:
     if not digest:
         return ""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..history import image_instructions
-from ..model import Image, Platform, Target
+from ..model import Image, Target
+from ..text import platform_label
 from .configfindings import config_findings
 from .historyfindings import history_findings
 from .report import Finding, ImageAudit, Knowledge
@@ -28,16 +29,11 @@ def audit_target(
         image = section.image
         if image is None or (several and section.platform.is_unknown):
             continue
-        platform = _platform_text(section.platform) if several else None
+        platform = platform_label(section.platform) if several else None
         found.append(
             ImageAudit(label, image.config_digest, platform, audit_image(image, knows, now))
         )
     return found
-
-
-def _platform_text(platform: Platform) -> str:
-    text = "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
-    return text + (f":{platform.os_version}" if platform.os_version else "")
 
 
 def audit_image(

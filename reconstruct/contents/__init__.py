@@ -13,6 +13,7 @@ from ..errors import SourceError
 from ..history import repo_info_text
 from ..model import Image, Target
 from ..sources.view import BlobView
+from ..text import platform_label
 from .changes import Below, Entry, changes
 from .where import Keep, layer_reader
 
@@ -95,22 +96,12 @@ def image_files(
 
 def target_files(target: Target, view: BlobView, label: str) -> list[ImageFiles]:
     """Every image of a target (attestations, which hold no file system, left out)."""
-    several = len(list(target.sections())) > 1
+    several = not isinstance(target.root, Image)  # as audit names an index's images
     found = []
     for section in target.sections():
         if section.image is None or (section.platform.is_unknown and several):
             continue
-        platform = None
-        if several:
-            platform = "/".join(
-                p
-                for p in (
-                    section.platform.os,
-                    section.platform.architecture,
-                    section.platform.variant,
-                )
-                if p
-            )
+        platform = platform_label(section.platform) if several else None
         found.append(image_files(section.image, view, label, platform))
     return found
 

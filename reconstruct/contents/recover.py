@@ -9,17 +9,14 @@ such steps are read, each once, entries only.
 
 from __future__ import annotations
 
-import re
-
 from ..blob.tarformat import clean_name
 from ..errors import SourceError
-from ..history import image_instructions
+from ..history import hashed_source, image_instructions
 from ..model import Target
 from ..sources.view import BlobView
 from .changes import OPAQUE, WHITEOUT
 from .where import layer_reader
 
-HASHED = re.compile(r"(?:file|dir|multi):[0-9a-f]{64} in (.*?) ?$", re.S)
 MAX_RECOVERED = 1000  # paths kept per step; a base root file system's are only counted
 
 
@@ -30,13 +27,13 @@ def recover(target: Target, view: BlobView) -> None:
             continue
         positions = {id(layer): number for number, layer in enumerate(image.layers, 1)}
         for step, instruction in zip(image.steps, image_instructions(image), strict=True):
-            match = HASHED.match(instruction.arguments or "")
-            if instruction.keyword not in ("COPY", "ADD") or not match or step.layer is None:
+            hashed = hashed_source(instruction.arguments or "")
+            if instruction.keyword not in ("COPY", "ADD") or not hashed or step.layer is None:
                 continue
             reader = layer_reader(view, image.config_digest, positions[id(step.layer)], step.layer)
             if isinstance(reader, str):
                 continue
-            destination = clean_name(match.group(1).strip("/")) or ""
+            destination = clean_name(hashed[2].strip("/")) or ""
             try:
                 step.recovered, step.recovered_count = _under(reader.open(None), destination)
             except (SourceError, OSError):

@@ -7,7 +7,13 @@
 - layers.py: history steps ↔ diff_ids ↔ manifest layers.
 """
 
-from .instructions import WINDOWS_DEFAULT_SHELL, Instruction, image_instructions, parse_instruction
+from .instructions import (
+    WINDOWS_DEFAULT_SHELL,
+    Instruction,
+    hashed_source,
+    image_instructions,
+    parse_instruction,
+)
 from .layers import link_layers
 from .lines import (
     BUILDKIT_AWARE_ERA,
@@ -33,6 +39,7 @@ __all__ = [
     "Instruction",
     "SplitCommand",
     "created_by_from_repo_info",
+    "hashed_source",
     "image_instructions",
     "link_layers",
     "parse_instruction",

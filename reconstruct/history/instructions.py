@@ -3,6 +3,7 @@ renderer, comparison and audit. More forgiving than the generator's line rules (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..model import Image
@@ -109,3 +110,14 @@ def image_instructions(image: Image) -> list[Instruction]:
 
 
 # --- steps ↔ layers ---------------------------------------------------------------------------
+
+
+# How the classic builder records a COPY/ADD source: only a hash of its content.
+_HASHED_SOURCE = re.compile(r"(file|dir|multi):([0-9a-f]{64}) in (.*?) ?$", re.S)
+
+
+def hashed_source(arguments: str) -> tuple[str, str, str] | None:
+    """(kind, hex digest, destination) of `file:<sha> in /dst` (also `dir:`, `multi:`): a
+    COPY/ADD whose source the builder recorded only by a content hash; None otherwise."""
+    match = _HASHED_SOURCE.match(arguments.rstrip() + " ")
+    return (match.group(1), match.group(2), match.group(3)) if match else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..history import Instruction, image_instructions
+from ..history import Instruction, hashed_source, image_instructions
 from ..history.normalize import json_list, pairs
 from ..model import Image, Step, Target
 from ..text import platform_string
@@ -18,7 +18,6 @@ from ..text import platform_string
 # Server Core base layers are gigabytes; Nano Server's a few hundred megabytes at most.
 _SERVERCORE_MIN_BYTES = 500_000_000
 _BUILD_ARG = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*)=")
-_CONTENT_SOURCE = re.compile(r"(file|dir|multi):([0-9a-f]{64}) in (.*?) ?$", re.S)
 
 
 def render(target: Target) -> str:
@@ -185,11 +184,10 @@ def _healthcheck_lines(arguments: str) -> list[str]:
 
 
 def _copy_lines(keyword: str, arguments: str, step: Step | None = None) -> list[str]:
-    arguments = arguments.rstrip()
-    match = _CONTENT_SOURCE.match(arguments + " ")
-    if not match:
-        return [f"{keyword} {arguments}"]
-    kind, digest, destination = match.groups()
+    hashed = hashed_source(arguments)
+    if hashed is None:
+        return [f"{keyword} {arguments.rstrip()}"]
+    kind, digest, destination = hashed
     if step is not None and step.recovered:
         count = step.recovered_count or len(step.recovered)
         return _recovered_lines(keyword, kind, digest, destination, step.recovered, count)

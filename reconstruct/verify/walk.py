@@ -14,7 +14,7 @@ from ..blob.files import BlobLocation, file_size
 from ..blob.stores import BlobStore
 from ..blob.tar import TarIndex
 from ..blob.tarsplit import Reassembly
-from ..model import FOREIGN_MEDIA_TYPES
+from ..model import FOREIGN_MEDIA_TYPES, Platform
 from ..sources.base import SourceError
 from ..sources.partial import (
     MAX_GRAPH_ENTRIES,
@@ -26,6 +26,7 @@ from ..sources.partial import (
     kind_of,
 )
 from ..sources.view import KeptLayer
+from ..text import platform_label as text_platform_label
 from .digest import Job, Measured
 from .judge import Expected, judge
 from .report import Check, Group, Verdict, VerifyReport
@@ -488,15 +489,8 @@ def platform_label(value: Any) -> str | None:
     return text or None
 
 
-def platform_label_of(platform: Any) -> str | None:
-    return platform_label(
-        {
-            "os": platform.os,
-            "architecture": platform.architecture,
-            "variant": platform.variant,
-            "os.version": platform.os_version,
-        }
-    )
+def platform_label_of(platform: Platform) -> str | None:
+    return text_platform_label(platform) or None
 
 
 def _compare_media_type(check: Check, descriptor: dict[str, Any], document: dict[str, Any]) -> None:
