@@ -6,7 +6,10 @@ holding each; then, side by side, best of `--repeat`:
 
 - `tar -tvf layer.tar` and `tar -tvzf layer.tar.gz` (GNU tar; gzip through its own process);
 - `reconstruct files oci:LAYOUT --format jsonl` on the plain and on the gzip layout (one
-  process: the entries streamed out, the data inflated past and dropped).
+  process: the entries streamed out, the data inflated past and dropped);
+- an image of that gzip layer four times over (`--layers 4`): `tar -tvzf` four times in a
+  row against `files` with one process (`-j 1`) and with one per CPU (layers listed in
+  parallel, the change rules applied in order).
 
 Throughput ratio = tar's seconds / ours (≥ 1: as fast or faster); memory is GNU time's peak RSS.
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_archive import timed, write_layer  # the bench folder is no package
 
 
-def layout(folder: Path, layer: Path, media_type: str, diff_id: str) -> Path:
+def layout(folder: Path, layer: Path, media_type: str, diff_id: str, times: int = 1) -> Path:
     blobs = folder / "blobs" / "sha256"
     blobs.mkdir(parents=True)
     digest = hashlib.sha256()
@@ -47,8 +50,8 @@ def layout(folder: Path, layer: Path, media_type: str, diff_id: str) -> Path:
         {
             "architecture": "amd64",
             "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            "history": [{"created_by": "/bin/sh -c #(nop) ADD dir:usr in / "}],
+            "rootfs": {"type": "layers", "diff_ids": [diff_id] * times},
+            "history": [{"created_by": "/bin/sh -c #(nop) ADD dir:usr in / "}] * times,
         }
     ).encode()
     layer_descriptor = {
@@ -61,7 +64,7 @@ def layout(folder: Path, layer: Path, media_type: str, diff_id: str) -> Path:
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
-            "layers": [layer_descriptor],
+            "layers": [layer_descriptor] * times,
         }
     ).encode()
     (folder / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
@@ -78,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=4, help="layers of the parallel case")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bfiles-", dir="/tmp"))
     try:
@@ -93,6 +97,9 @@ def main() -> None:
         gz_layout = layout(
             work / "gzip", gz, "application/vnd.oci.image.layer.v1.tar+gzip", diff_id
         )
+        many = layout(
+            work / "many", gz, "application/vnd.oci.image.layer.v1.tar+gzip", diff_id, args.layers
+        )
         entries = subprocess.run(["tar", "-tf", str(plain)], capture_output=True, check=True)
         count = entries.stdout.count(b"\n")
         print(f"layer: {plain.stat().st_size / 1e9:.2f} GB, {count} entries; "
@@ -101,9 +108,19 @@ def main() -> None:
         rows = [
             ("plain", ["tar", "-tvf", str(plain)], [*ours, f"oci:{plain_layout}"]),
             ("gzip", ["tar", "-tvzf", str(gz)], [*ours, f"oci:{gz_layout}"]),
+            (
+                f"gz×{args.layers} -j1",
+                ["sh", "-c", f'for i in $(seq {args.layers}); do tar -tvzf "$0"; done', str(gz)],
+                [*ours, "-j", "1", f"oci:{many}"],
+            ),
+            (
+                f"gz×{args.layers}",
+                ["sh", "-c", f'for i in $(seq {args.layers}); do tar -tvzf "$0"; done', str(gz)],
+                [*ours, f"oci:{many}"],
+            ),
         ]
         print(
-            f"\n{'form':<6} {'tar -tv s':>10} {'ours s':>8} {'ratio':>7} {'tar MB':>7} {'our MB':>7}"
+            f"\n{'form':<11} {'tar -tv s':>10} {'ours s':>8} {'ratio':>7} {'tar MB':>7} {'our MB':>7}"
         )
         for form, baseline, command in rows:
             theirs = best([timed(baseline) for _ in range(args.repeat)])
@@ -111,7 +128,7 @@ def main() -> None:
             if mine["code"]:
                 raise SystemExit(f"reconstruct files failed: {mine['err'][-500:]}")
             print(
-                f"{form:<6} {theirs['wall']:>10.2f} {mine['wall']:>8.2f} "
+                f"{form:<11} {theirs['wall']:>10.2f} {mine['wall']:>8.2f} "
                 f"{theirs['wall'] / mine['wall']:>6.2f}× {theirs['rss_mb']:>7.0f} {mine['rss_mb']:>7.0f}"
             )
         print(f"\nload average {os.getloadavg()[0]:.1f}; ratio = tar's time / ours (≥ 0.9 wanted)")

@@ -221,10 +221,13 @@ def audit(
 ):
     """Findings in the history and config of every image the source holds (an AuditReport);
     with `files`, in what each step wrote too (its layer's files: audit/filefindings.py)."""
-    from .audit import AuditReport, ImageAudit, Knowledge, audit_target
+    from .audit import AuditReport, ImageAudit, Knowledge, audit_target, wants_contents
 
-    source, selector = open_source(spec, host=host, exact=exact)
+    listings = _one_pass_listings(wants_contents) if files else None
+    source, selector = _open_listing(spec, listings, host=host, exact=exact)
     references = source.selected(selector)
+    if listings is not None:
+        source, references = _exported(source, references, listings)
     view = _layer_view(source, references) if files else None
     wanted = parse_platform(platform) if platform else None
     knows = Knowledge(
@@ -246,9 +249,38 @@ def audit(
                 continue
             seen[key] = image
             if view is not None:
-                _audit_files(image, target, view)
+                _audit_files(image, target, view, listings)
             report.images.append(image)
     return report
+
+
+def _one_pass_listings(keep=None):
+    """What lists the layers of an archive that can be read only once, during that pass
+    (keeping the contents `keep` wants, for audit)."""
+    from .contents.streamed import StreamedListings
+
+    return StreamedListings(keep=keep)
+
+
+def _open_listing(spec: str, listings, **options):
+    """open_source, with an archive read only once listing its layers as they pass."""
+    if listings is None:
+        return open_source(spec, **options)
+    try:
+        return open_source(spec, observe=listings.observe, **options)
+    finally:
+        listings.close()
+
+
+def _exported(source: Source, references: list[Reference], listings):
+    """An engine's images as its export, read once with their layers listed as they pass."""
+    try:
+        exported = source.exported(references, listings.observe)
+    finally:
+        listings.close()
+    if exported is None:
+        return source, references
+    return exported, exported.references()
 
 
 def _layer_view(source: Source, references: list[Reference]):
@@ -260,7 +292,7 @@ def _layer_view(source: Source, references: list[Reference]):
     return source.blobs(references)
 
 
-def _audit_files(image, target: Target, view) -> None:
+def _audit_files(image, target: Target, view, listings) -> None:
     """Add the findings in the files the image's steps wrote, in step order with the rest."""
     from .audit import file_findings, wants_contents
     from .contents import image_files
@@ -275,7 +307,14 @@ def _audit_files(image, target: Target, view) -> None:
     )
     if section is None or section.image is None:
         return
-    files = image_files(section.image, view, image.label, image.platform, keep=wants_contents)
+    files = image_files(
+        section.image,
+        view,
+        image.label,
+        image.platform,
+        keep=wants_contents,
+        listings=listings.listings if listings is not None else None,
+    )
     image.findings = sorted(
         image.findings + file_findings(files), key=lambda f: (f.step is None, f.step or 0)
     )
@@ -287,13 +326,17 @@ def files(
     step: int | None = None,
     layer: str | None = None,
     platform: str | None = None,
+    host: str | None = None,
+    workers: int | None = None,
 ):
     """What each step of every image the source holds wrote (a list of contents.ImageFiles):
-    its layer's entries as changes, read from the layer blobs the source keeps."""
+    its layer's entries as changes, read from the layer blobs the source keeps (an engine's
+    from its export, `host` as for every engine), `workers` processes listing layers."""
     from .contents import target_files
 
-    source, selector = open_source(spec)
-    references = source.selected(selector)
+    listings = _one_pass_listings()
+    source, selector = _open_listing(spec, listings, host=host)
+    source, references = _exported(source, source.selected(selector), listings)
     view = _layer_view(source, references)
     wanted = parse_platform(platform) if platform else None
     found: list[ImageFiles] = []
@@ -302,7 +345,9 @@ def files(
         target = get_listed(source, reference)
         if wanted is not None:
             target = select_platform(target, wanted)
-        for image in target_files(target, view, report_label(reference)):
+        for image in target_files(
+            target, view, report_label(reference), listings.listings, workers
+        ):
             key = (image.config_digest or "", image.platform)
             if image.config_digest and key in seen:
                 seen[key].label += f", {image.label}"  # one image under several names

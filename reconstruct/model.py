@@ -85,6 +85,9 @@ class Step:
     # the build host's file names are not recorded anywhere.
     recovered: list[str] | None = None  # at most the first 1,000
     recovered_count: int | None = None  # how many entries the layer adds there in all
+    # moby's classic-builder hash recomputed from those: "matches", "not reproduced" (the
+    # guessed build-host names were not the real ones) or "not checkable: <why>"
+    recovered_check: str | None = None
 
 
 @dataclass

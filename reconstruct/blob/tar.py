@@ -45,6 +45,7 @@ from .tarformat import (
     Listed,
     Member,
     MemberObserver,
+    Sink,
     Stopped,
     StopWhen,
     TrailerTooLong,
@@ -119,6 +120,13 @@ class TarIndex:
                 return _index_file(handle.fileno(), label, lambda: open(path, "rb", buffering=0))
         except OSError as error:
             raise SourceError(f"cannot read {label}: {error.strerror or error}") from None
+
+    @classmethod
+    def of_stream(
+        cls, read: Callable[[int], bytes], label: str, observe: MemberObserver
+    ) -> TarIndex:
+        """Index a stream (an engine's export) in its one pass, as `stream_index` does."""
+        return _stream_with(read, label, observe, None)
 
     def resolve(self, name: str) -> Member | None:
         """The member at `name`, following symlinks in any component and hard links."""
@@ -303,7 +311,10 @@ def _index_stream(
 
 
 def list_layer(
-    location: BlobLocation, label: str, keep: Callable[[str, int], bool] | None = None
+    location: BlobLocation,
+    label: str,
+    keep: Callable[[str, int], bool] | None = None,
+    sink: Sink | None = None,
 ) -> Iterator[Listed]:
     """Every entry of a layer blob (plain or compressed tar, told by its bytes), in order, read
     once front to back; its data is inflated past, never kept."""
@@ -317,7 +328,7 @@ def list_layer(
             if _kind(os.pread(fd, BLOCK, base), label) == "tar":
                 # a plain tar in a file: headers by pread, data skipped by offset (as tar -t)
                 _no_readahead(fd)
-                yield from listing(FileReader(fd, base, end), label, keep)
+                yield from listing(FileReader(fd, base, end), label, keep, sink)
                 return
         if base:
             handle.seek(base)
@@ -334,11 +345,14 @@ def list_layer(
                 remaining -= len(data)
             return data
 
-        yield from list_read(read, label, keep)
+        yield from list_read(read, label, keep, sink)
 
 
 def list_stream(
-    chunks: Iterator[bytes], label: str, keep: Callable[[str, int], bool] | None = None
+    chunks: Iterator[bytes],
+    label: str,
+    keep: Callable[[str, int], bool] | None = None,
+    sink: Sink | None = None,
 ) -> Iterator[Listed]:
     """As `list_layer`, for a layer's bytes that come as pieces (a rebuilt tar stream)."""
     pending = bytearray()
@@ -353,11 +367,14 @@ def list_stream(
         del pending[:size]
         return data
 
-    return list_read(read, label, keep)
+    return list_read(read, label, keep, sink)
 
 
 def list_read(
-    read: Callable[[int], bytes], label: str, keep: Callable[[str, int], bool] | None = None
+    read: Callable[[int], bytes],
+    label: str,
+    keep: Callable[[str, int], bool] | None = None,
+    sink: Sink | None = None,
 ) -> Iterator[Listed]:
     head = _read_up_to(read, BLOCK)
     compression = _kind(head, label)
@@ -366,7 +383,7 @@ def list_read(
         chunks = _raw_chunks(whole)
     else:
         chunks = inflate_chunks(compression, whole, label)
-    yield from listing(ChunkReader(chunks), label, keep)
+    yield from listing(ChunkReader(chunks), label, keep, sink)
 
 
 class _AfterEnd:

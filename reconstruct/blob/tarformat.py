@@ -11,7 +11,7 @@ import re
 import struct
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import SourceError
 
@@ -146,10 +146,21 @@ class FileReader:
         self.offset += len(data)
         return data
 
-    def skip(self, size: int) -> int:
+    def skip(self, size: int, feed: Callable[[memoryview], None] | None = None) -> int:
+        """Move past `size` bytes (fewer at the end); read and handed to `feed` when given."""
         size = max(0, min(size, self.end - self.base - self.offset))
-        self.offset += size
-        return size
+        if feed is None:
+            self.offset += size
+            return size
+        done = 0
+        while done < size:
+            data = os.pread(self.fd, min(FEED_CHUNK, size - done), self.base + self.offset)
+            if not data:
+                break
+            feed(memoryview(data))
+            done += len(data)
+            self.offset += len(data)
+        return done
 
     def drain(self) -> None:
         """Nothing to do: what follows the end marker is not read."""
@@ -506,24 +517,28 @@ class Listed:
 
 # What a listing may keep of one member's data (a credential file, a config: a few KB).
 MAX_KEPT_DATA = 1024 * 1024
+FEED_CHUNK = 1024 * 1024
+
+# Sees a regular file's data on its way past: given the member (no data), it returns the
+# function to hand the data to, or None.
+Sink = Callable[[Listed], Callable[[memoryview], None] | None]
 
 
-def listing(reader, label: str, keep: Callable[[str, int], bool] | None = None) -> Iterator[Listed]:
+def listing(
+    reader,
+    label: str,
+    keep: Callable[[str, int], bool] | None = None,
+    sink: Sink | None = None,
+) -> Iterator[Listed]:
     """Every member of a tar stream in order (a name repeated is listed each time), bounded as
     `scan` is; its data skipped, or kept for a regular file of at most MAX_KEPT_DATA bytes that
-    `keep(name, size)` wants. Names are as written: the caller decides what they mean."""
+    `keep(name, size)` wants, and streamed to what `sink` returns for it. Names are as written:
+    the caller decides what they mean."""
     headers = _Headers(reader, label)
     while (entry := headers.next()) is not None:
-        wanted = (
-            keep is not None
-            and entry.kind == "file"
-            and entry.size <= MAX_KEPT_DATA
-            and keep(entry.name, entry.size)
-        )
-        data = _pass_data(reader, entry, label, wanted, None)
         fields = _HEADER.unpack(entry.block)
         pax = entry.pax or {}
-        yield Listed(
+        member = Listed(
             name=entry.name,
             kind=entry.kind,
             mode=(_number(fields[1]) or 0) & 0o7777,
@@ -531,8 +546,17 @@ def listing(reader, label: str, keep: Callable[[str, int], bool] | None = None) 
             gid=_pax_number(pax.get("gid")) or _number(fields[3]) or 0,
             size=entry.size,
             link=entry.link or None,
-            data=data,
         )
+        is_file = entry.kind == "file"
+        wanted = (
+            keep is not None
+            and is_file
+            and entry.size <= MAX_KEPT_DATA
+            and keep(entry.name, entry.size)
+        )
+        feed = sink(member) if sink is not None and is_file else None
+        data = _pass_data(reader, entry, label, wanted, feed)
+        yield replace(member, data=data) if data is not None else member
     reader.drain()
 
 

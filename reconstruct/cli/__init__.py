@@ -387,15 +387,23 @@ def files_command(
         FilesFormat, typer.Option("--format", "-f", help="Report format.")
     ] = FilesFormat.table,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes listing layers. Default: one per CPU."),
+    ] = None,
+    host: HostOption = None,
 ) -> None:
     """What each step wrote: its layer's entries (added, changed, removed by a whiteout, made
     opaque) with type, mode, owner, size and link, and per step totals; read from the layer
-    blobs the source keeps (archives, layouts, registry storage, containerd, containers-storage),
-    streamed, never extracted."""
+    blobs the source keeps (archives, also compressed or on standard input; layouts, registry
+    storage, containerd, a Docker data root, containers-storage) or from an engine's export,
+    streamed once, never extracted."""
     from .. import api as service
     from ..render import filesreport
 
-    images = service.files(source, step=step, layer=layer, platform=platform)
+    images = service.files(
+        source, step=step, layer=layer, platform=platform, host=host, workers=jobs
+    )
     if format is FilesFormat.json:
         sys.stdout.write(filesreport.render_json(source, images))
     elif format is FilesFormat.jsonl:

@@ -15,7 +15,8 @@ from ..model import Image, Target
 from ..sources.view import BlobView
 from ..text import platform_label
 from .changes import Below, Entry, changes
-from .where import Keep, layer_reader
+from .inorder import listed_in_order
+from .where import Keep, LayerReader, Listings, layer_reader
 
 SCHEMA = "reconstruct/files/v1"
 CHANGES = ("added", "changed", "removed", "opaque")
@@ -58,14 +59,21 @@ class ImageFiles:
 
 
 def image_files(
-    image: Image, view: BlobView, label: str, platform: str | None, keep: Keep | None = None
+    image: Image,
+    view: BlobView,
+    label: str,
+    platform: str | None,
+    keep: Keep | None = None,
+    workers: int | None = None,
+    listings: Listings | None = None,
 ) -> ImageFiles:
-    """Every step of `image`, each with the entries its layer holds (layers in order); the
-    contents of the regular files `keep(name, size)` wants are kept in their entries."""
+    """Every step of `image`, each with the entries its layer holds (layers listed in
+    `workers` processes, applied in order); the contents of the regular files
+    `keep(name, size)` wants are kept in their entries. `listings`: what the one pass of an
+    archive that can be read only once listed (contents/streamed.py)."""
     result = ImageFiles(label, platform, image.config_digest)
-    below = Below()
     positions = {id(layer): number for number, layer in enumerate(image.layers, 1)}
-    broken = False  # once a layer cannot be read, what is below the later ones is not known
+    readable: list[tuple[StepFiles, LayerReader]] = []
     for number, step in enumerate(image.steps, 1):
         layer = step.layer
         files = StepFiles(
@@ -76,17 +84,22 @@ def image_files(
         result.steps.append(files)
         if layer is None:
             continue
-        reader = layer_reader(view, image.config_digest, positions[id(layer)], layer)
+        reader = layer_reader(view, image.config_digest, positions[id(layer)], layer, listings)
         if isinstance(reader, str):
             files.unreadable = reader
-            broken = True
-            continue
-        files.after_unreadable = broken
+        else:
+            readable.append((files, reader))
+    below = Below()
+    listings = listed_in_order([reader for _, reader in readable], keep, workers)
+    for (files, _), listed in zip(readable, listings, strict=True):
+        # once a layer cannot be read, what is below the later ones is not known
+        files.after_unreadable = any(
+            step.unreadable for step in result.steps[: files.step - 1] if step.layer
+        )
         try:
-            found = changes(reader.open(keep), below)
+            found = changes(listed, below)
         except (SourceError, OSError) as error:
             files.unreadable = str(error)
-            broken = True
             continue
         files.entries = found.entries
         files.unsafe_names = found.unsafe_names
@@ -94,7 +107,13 @@ def image_files(
     return result
 
 
-def target_files(target: Target, view: BlobView, label: str) -> list[ImageFiles]:
+def target_files(
+    target: Target,
+    view: BlobView,
+    label: str,
+    listings: Listings | None = None,
+    workers: int | None = None,
+) -> list[ImageFiles]:
     """Every image of a target (attestations, which hold no file system, left out)."""
     several = not isinstance(target.root, Image)  # as audit names an index's images
     found = []
@@ -102,7 +121,9 @@ def target_files(target: Target, view: BlobView, label: str) -> list[ImageFiles]
         if section.image is None or (section.platform.is_unknown and several):
             continue
         platform = platform_label(section.platform) if several else None
-        found.append(image_files(section.image, view, label, platform))
+        found.append(
+            image_files(section.image, view, label, platform, listings=listings, workers=workers)
+        )
     return found
 
 

@@ -3,8 +3,10 @@
 The classic builder records `COPY file:<sha> in /dst` (or `dir:`, `multi:`): a hash of the
 content, never the build host's file names. The step's layer holds what it really added under
 `/dst`; `recover` sets `Step.recovered` to those paths (relative to the destination), which the
-dockerfile renderer turns into `COPY <name> /dst` lines said to be recovered. Only the layers of
-such steps are read, each once, entries only.
+dockerfile renderer turns into `COPY <name> /dst` lines said to be recovered. Where the hash is
+one moby's classic builder computes over the context (`file:`, `dir:`), it is recomputed from
+the layer on the same pass (contents/mobyhash.py) and `Step.recovered_check` says whether it
+matches. Only the layers of such steps are read, each once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..history import hashed_source, image_instructions
 from ..model import Target
 from ..sources.view import BlobView
 from .changes import OPAQUE, WHITEOUT
+from .mobyhash import MATCHES, SourceHash
 from .where import layer_reader
 
 MAX_RECOVERED = 1000  # paths kept per step; a base root file system's are only counted
@@ -31,24 +34,45 @@ def recover(target: Target, view: BlobView) -> None:
             if instruction.keyword not in ("COPY", "ADD") or not hashed or step.layer is None:
                 continue
             reader = layer_reader(view, image.config_digest, positions[id(step.layer)], step.layer)
-            if isinstance(reader, str):
+            if isinstance(reader, str) or reader.prelisted:
                 continue
             destination = clean_name(hashed[2].strip("/")) or ""
+            kind, digest = hashed[0], hashed[1]
+            check = SourceHash(kind, digest, destination) if kind in ("file", "dir") else None
             try:
-                step.recovered, step.recovered_count = _under(reader.open(None), destination)
+                step.recovered, step.recovered_count = _under(reader, destination, check)
             except (SourceError, OSError):
                 continue
+            if check is not None:
+                step.recovered_check = _checked(check, instruction.keyword)
 
 
-def _under(listed, destination: str) -> tuple[list[str], int]:
+def _checked(check: SourceHash, keyword: str) -> str:
+    result = check.result()
+    if keyword == "ADD" and check.kind == "file" and result != MATCHES:
+        # ADD of a local archive hashes the archive, which the layer holds unpacked
+        return "not checkable: ADD may have unpacked an archive, and the hash is of the archive"
+    return result
+
+
+def _path(member) -> str | None:
+    """The member's path in the layer; None for a whiteout or a name no layer can mean."""
+    path = clean_name(member.name)
+    if path is None:
+        return None
+    base = path.rpartition("/")[2]
+    return None if base == OPAQUE or base.startswith(WHITEOUT) else path
+
+
+def _under(reader, destination: str, check: SourceHash | None) -> tuple[list[str], int]:
     found: list[str] = []
     count = 0
-    for member in listed:
-        path = clean_name(member.name)
+    sink = None if check is None else (lambda member: check.sink(member, _path(member)))
+    for member in reader.open(None, sink):
+        path = _path(member)
+        if check is not None:
+            check.member(member, path)
         if path is None:
-            continue
-        base = path.rpartition("/")[2]
-        if base == OPAQUE or base.startswith(WHITEOUT):
             continue
         if not destination:
             relative = path

@@ -190,7 +190,8 @@ def _copy_lines(keyword: str, arguments: str, step: Step | None = None) -> list[
     kind, digest, destination = hashed
     if step is not None and step.recovered:
         count = step.recovered_count or len(step.recovered)
-        return _recovered_lines(keyword, kind, digest, destination, step.recovered, count)
+        lines = _recovered_lines(keyword, kind, digest, destination, step.recovered, count)
+        return [*_check_line(step.recovered_check, kind), *lines]
     placeholder = {
         "file": f"file-{digest[:12]}",
         "dir": f"dir-{digest[:12]}/",
@@ -203,6 +204,22 @@ def _copy_lines(keyword: str, arguments: str, step: Step | None = None) -> list[
 
 
 MAX_LISTED = 20  # recovered paths named in a comment; the rest are counted
+
+
+def _check_line(check: str | None, kind: str) -> list[str]:
+    """What recomputing the builder's hash from the layer showed (contents/mobyhash.py)."""
+    if check == "matches":
+        return [
+            f"# the {kind}: hash recomputed from the layer matches: it holds exactly that source"
+        ]
+    if check == "not reproduced":
+        return [
+            f"# the {kind}: hash recomputed from the layer does not match: it also covers the "
+            "build host's file names and owner names, which were guessed"
+        ]
+    if check:
+        return [f"# the {kind}: hash is {check}"]
+    return []
 
 
 def _recovered_lines(

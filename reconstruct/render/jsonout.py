@@ -118,6 +118,7 @@ def _step(
         "layer_index": layer_index.get(id(step.layer)) if step.layer else None,
         "recovered": step.recovered,  # COPY/ADD: what its layer adds under the destination
         "recovered_count": step.recovered_count,
+        "recovered_check": step.recovered_check,  # the recorded hash recomputed from them
     }
 
 

@@ -21,6 +21,7 @@ from ..model import Collection, Reference, Target
 from ..refs import display_name, holding_label, split_reference
 
 if TYPE_CHECKING:  # the blob view is built only when verify asks for it
+    from ..blob.tarformat import MemberObserver
     from .view import BlobView
 
 
@@ -97,6 +98,12 @@ class Source(ABC):
     def selected(self, selector: str | None) -> list[Reference]:
         """The reference `selector` names, or every reference when there is none."""
         return [self.select(selector)] if selector else self.references()
+
+    def exported(self, references: list[Reference], observe: MemberObserver) -> Source | None:
+        """These images as an archive the source streams (an engine's export, `docker save`
+        through its API), read once with every member handed to `observe`: for a source
+        that serves no blobs itself. None where the source reads its own."""
+        return None
 
 
 def split_path_selector(argument: str) -> tuple[Path, str | None]:

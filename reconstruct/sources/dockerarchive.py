@@ -80,9 +80,17 @@ class DockerArchiveSource(Source):
 
     capabilities = Capabilities(archive=True)
 
-    def __init__(self, path: Path | str, observe: MemberObserver | None = None, on_read=None):
-        # `observe`: verify hashes every member during the one pass a compressed input allows
-        self.tar = TarIndex.open(path, observe, on_read)
+    def __init__(
+        self,
+        path: Path | str,
+        observe: MemberObserver | None = None,
+        on_read=None,
+        *,
+        tar: TarIndex | None = None,
+    ):
+        # `observe`: verify hashes every member during the one pass a compressed input allows;
+        # `tar`: the archive indexed already (an engine's export, streamed)
+        self.tar = tar if tar is not None else TarIndex.open(path, observe, on_read)
         self.label = self.tar.label
         self.store = TarBlobStore(self.tar)
         manifest_data = self.tar.read("manifest.json")

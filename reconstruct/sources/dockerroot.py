@@ -32,6 +32,7 @@ dangling images (no name, not the parent of another image) by Image ID.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 from ..blob.contained import InputPath
 from ..blob.digests import check_digest, valid_digest
 from ..blob.files import MAX_METADATA_BYTES, read_optional_file, read_text_file
+from ..blob.tarsplit import Reassembly
 from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
 from ..refs import holding_label, report_label, repositories_key, split_reference
@@ -52,9 +54,19 @@ from .partial import (
     parse_json,
     sha256_digest,
 )
-from .view import BlobView, UnpackedImage, UnpackedLayer
+from .view import BlobView, KeptLayer, UnpackedImage, UnpackedLayer
 
 MAX_SMALL_FILE = 64 * 1024
+# Where each graph driver keeps a layer's files, by the layer's cache-id (moby's
+# daemon/graphdriver): a plain folder that the tar-split beside the layer's record rebuilds the
+# layer's tar stream from, as dockerd itself does to save or push it.
+UNPACKED = {
+    "vfs": "vfs/dir/{id}",
+    "overlay2": "overlay2/{id}/diff",
+    "fuse-overlayfs": "fuse-overlayfs/{id}/diff",
+    "btrfs": "btrfs/subvolumes/{id}",
+}
+CACHE_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -228,22 +240,28 @@ class DockerRootSource(Source):
         so only what layerdb records of them can be compared. The containerd store's images
         are walked from their manifests, every blob kept."""
         images: dict[str, UnpackedImage] = {}
+        kept: dict[tuple[str, int], KeptLayer] = {}
         if self.containerd is not None:
-            kept = [ref for ref in references if self._in_containerd(ref)]
-            view = self.containerd.blobs(kept)
-            references = [ref for ref in references if ref not in kept]
+            held = [ref for ref in references if self._in_containerd(ref)]
+            view = self.containerd.blobs(held)
+            references = [ref for ref in references if ref not in held]
         for ref in references:
             image_id = ref.digest or ""
             if image_id in images:
                 images[image_id].label += f", {report_label(ref)}"
                 continue
-            images[image_id] = self._unpacked(report_label(ref), image_id)
+            images[image_id] = self._unpacked(report_label(ref), image_id, kept)
         if self.containerd is None:
-            return BlobView(list(images.values()))
+            return BlobView(list(images.values()), kept=kept)
         view.roots += list(images.values())
+        view.kept.update(kept)
         return view
 
-    def _unpacked(self, label: str, image_id: str) -> UnpackedImage:
+    def _unpacked(
+        self, label: str, image_id: str, kept: dict[tuple[str, int], KeptLayer]
+    ) -> UnpackedImage:
+        """The image's config and what layerdb records of its layers; into `kept`, where each
+        layer's tar stream can be rebuilt from (for listing its files)."""
         found = [
             (driver, driver.config_path(image_id))
             for driver in self.drivers
@@ -268,6 +286,12 @@ class DockerRootSource(Source):
                 recorded = None  # what the file holds is never shown: only a digest is
             unreadable = recorded is None and (folder / "diff").exists()
             image.layers.append(UnpackedLayer(diff_id, True, recorded, unreadable))
+            found = _reassembly(driver, folder)
+            if found is not None:
+                cache_id, reassembly = found
+                kept[(image_id, len(image.layers))] = KeptLayer(
+                    cache_id, recorded, reassembly=reassembly
+                )
         return image
 
     # --- reading ---------------------------------------------------------------------------
@@ -483,6 +507,24 @@ def _record(path: InputPath, image: Image) -> str | None:
     except SourceError as error:
         image.warnings.append(str(error))
         return None
+
+
+def _reassembly(driver: Driver, record: InputPath) -> tuple[str, Reassembly] | None:
+    """The layer's cache-id and where its tar stream can be rebuilt from: its record's tar-split.json.gz and the
+    driver's folder of its files, when the input is the whole data root (the files are in
+    `<driver>/`, beside `image/`) and both are there in some form (one that is no file or
+    folder, or leads outside, fails when read)."""
+    pattern = UNPACKED.get(driver.name)
+    if pattern is None or driver.path.key != f"image/{driver.name}":
+        return None
+    cache_id = _small_text(record / "cache-id")
+    if cache_id is None or not CACHE_ID.fullmatch(cache_id):
+        return None
+    files = driver.path.folder / pattern.format(id=cache_id)
+    tar_split = record / "tar-split.json.gz"
+    if files.kind() is None or tar_split.kind() is None:
+        return None
+    return cache_id, Reassembly(str(driver.path.folder.path), tar_split.key, files.key)
 
 
 def _small_text(path: InputPath, limit: int = MAX_SMALL_FILE) -> str | None:

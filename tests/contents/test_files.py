@@ -104,18 +104,23 @@ def files_json(spec: str) -> dict:
     return json.loads(result.out)
 
 
+def changes_context(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "Dockerfile").write_text(CHANGES_DOCKERFILE)
+    (folder / "secret.env").write_text(
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
+    (folder / "tree").mkdir()
+    (folder / "tree" / "a.txt").write_text("a\n")
+    (folder / "tree" / "b.txt").write_text("b\n")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def changes_save(dockerd, tmp_path_factory):
     """CHANGES_DOCKERFILE built by dockerd 20.10 and saved; the image is removed afterwards, so
     that the engine holds what the other tests expect."""
-    context = tmp_path_factory.mktemp("changes")
-    (context / "Dockerfile").write_text(CHANGES_DOCKERFILE)
-    (context / "secret.env").write_text(
-        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
-    )
-    (context / "tree").mkdir()
-    (context / "tree" / "a.txt").write_text("a\n")
-    (context / "tree" / "b.txt").write_text("b\n")
+    context = changes_context(tmp_path_factory.mktemp("changes"))
     dockerd.run("build", "-q", "--network", "none", "-t", CHANGES, str(context))
     save = context / "changes.tar"
     dockerd.run("save", "-o", str(save), CHANGES)
@@ -158,8 +163,120 @@ def test_a_saved_image_lists_as_tar_does(changes_save):
     written = next(s for i, s in by_instruction.items() if i.startswith("COPY file:"))
     rules = {(f["rule"], f["step"]) for f in json.loads(audit.out)["images"][0]["findings"]}
     assert ("F002", written["step"]) in rules and ("F004", removing["step"]) in rules
+    read_once_lists_alike(changes_save, changes_save.parent)
     text = run("files", str(changes_save), "--step", str(removing["step"]))
     assert text.code == 0 and "- ?????????? " in text.out and "-rwsr-xr-x" in text.out
+    # the folder's hash recomputed from its layer matches (its name in the context is the
+    # destination's); the secret's does not (copied to another name than it had)
+    shown = run("show", str(changes_save), "--format", "dockerfile").out.splitlines()
+    assert shown[shown.index("COPY tree/ /opt/tree/") - 3].startswith(
+        "# the dir: hash recomputed from the layer matches"
+    )
+    assert shown[shown.index("COPY .env /app/.env") - 2].startswith(
+        "# the file: hash recomputed from the layer does not match"
+    )
+
+
+def read_once_lists_alike(save: Path, tmp_path: Path) -> None:
+    """A save given compressed or on standard input (read once: its layers listed as they pass)
+    lists as the plain file does, and audit --files finds the secret there too."""
+    plain = files_json(str(save))
+    packed = tmp_path / f"{save.name}.gz"
+    packed.write_bytes(subprocess.run(["gzip", "-c", str(save)], capture_output=True).stdout)
+    from_gzip = files_json(str(packed))
+    piped = run("files", "-", "--format", "json", stdin=save.read_bytes())
+    assert piped.code == 0, piped.err
+    for other in (from_gzip, json.loads(piped.out)):
+        for mine, theirs in zip(plain["images"], other["images"], strict=True):
+            assert mine["steps"] == theirs["steps"]
+    audit = run("audit", "-", "--files", "--format", "json", stdin=packed.read_bytes())
+    rules = {f["rule"] for f in json.loads(audit.out)["images"][0]["findings"]}
+    assert audit.code == 0 and "F002" in rules and SECRET not in audit.out
+
+
+def saved_layers_listed_as_tar_does(save: Path) -> list[dict]:
+    report = files_json(str(save))
+    (image,) = report["images"]
+    steps = [step for step in image["steps"] if step["layer"]]
+    with tarfile.open(save) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        names = [m.name for m in tar.getmembers()]
+
+        def blob(digest: str) -> bytes:
+            return tar.extractfile(f"blobs/sha256/{digest.split(':')[1]}").read()
+
+        manifest = json.loads(blob(index["manifests"][0]["digest"]))
+        if manifest.get("manifests"):  # an index: the one image it holds
+            manifest = json.loads(blob(manifest["manifests"][0]["digest"]))
+        layers = [blob(layer["digest"]) for layer in manifest["layers"]]
+    assert names and len(steps) == len(layers)
+    for step, data in zip(steps, layers, strict=True):
+        assert listed_entries(step) == expected_entries(data), step["instruction"]
+    return image["steps"]
+
+
+def test_dockerd26_buildkit_and_classic_builds(dockerd26_overlayfs, tmp_path):
+    """dockerd 26 with the containerd image store: BuildKit's layers and the classic builder's,
+    saved (OCI layout archive), listed as tar lists them; CLI 26's context hashes recomputed."""
+    d = dockerd26_overlayfs
+    context = changes_context(tmp_path / "context")
+    d.run("buildx", "build", "-q", "--network", "none", "-t", CHANGES, str(context))
+    classic = "reconstruct-test/changes-classic:1"
+    from tests.plugins.engines.processes import run as engine_run
+
+    engine_run(
+        [d.cli, "build", "-q", "--network", "none", "-t", classic, str(context)],
+        env=d.env | {"DOCKER_BUILDKIT": "0"},
+    )
+    try:
+        for name, ref in (("buildkit", CHANGES), ("classic", classic)):
+            save = tmp_path / f"{name}.tar"
+            d.run("save", "-o", str(save), ref)
+            steps = saved_layers_listed_as_tar_does(save)
+            replacing = next(s for s in steps if s["instruction"].startswith("RUN rm -rf"))
+            replaced = {(e["change"], e["path"]) for e in replacing["entries"]}
+            assert ("added", "opt/tree/new.txt") in replaced
+            removing = next(s for s in steps if s["instruction"].startswith("RUN rm /app"))
+            assert ("removed", "app/.env") in {
+                (e["change"], e["path"]) for e in removing["entries"]
+            }
+        read_once_lists_alike(tmp_path / "buildkit.tar", tmp_path)
+        shown = run("show", str(tmp_path / "classic.tar"), "-f", "dockerfile").out.splitlines()
+        assert shown[shown.index("COPY tree/ /opt/tree/") - 3].startswith(
+            "# the dir: hash recomputed from the layer matches"
+        ), shown
+        engine = files_json_args("files", f"docker-daemon:{CHANGES}", "--host", d.host)
+        saved = files_json(str(tmp_path / "buildkit.tar"))
+        assert [s["entries"] for s in engine["images"][0]["steps"]] == [
+            s["entries"] for s in saved["images"][0]["steps"]
+        ]
+        audit = run("audit", str(tmp_path / "buildkit.tar"), "--files", "--format", "json")
+        findings = json.loads(audit.out)["images"][0]["findings"]
+        assert "F002" in {f["rule"] for f in findings} and SECRET not in audit.out
+    finally:
+        d.run("rmi", CHANGES, classic)
+
+
+def test_an_opaque_folder_from_buildah_on_overlay(podman_stores, build_context, tmp_path):
+    """containers/storage's overlay driver writes a folder made again as an opaque whiteout."""
+    from tests.plugins.engines.containers_storage import bud_args
+
+    cs = podman_stores.overlay
+    context = changes_context(tmp_path / "context")
+    ref = "localhost/reconstruct-test/changes-bud:1"
+    cs.buildah(*bud_args(cs, build_context), "--layers", "-t", ref, str(context))
+    try:
+        report = files_json(f"containers-storage:{cs.root}:{ref}")
+        last = [s for s in report["images"][0]["steps"] if s["layer"]][-1]
+        assert ("opaque", "opt/tree") in {(e["change"], e["path"]) for e in last["entries"]}
+        assert last["totals"]["hidden_bytes"] >= 4  # a.txt and b.txt, hidden below
+        layout = tmp_path / "layout"
+        cs.skopeo("copy", "--quiet", cs.storage_ref(ref), f"oci:{layout}:1")
+        from_layout = files_json(f"oci:{layout}:1")
+        entries = [[s["entries"] for s in r["images"][0]["steps"]] for r in (report, from_layout)]
+        assert entries[0] == entries[1]  # rebuilt from tar-split as skopeo writes the blobs
+    finally:
+        cs.buildah("rmi", ref)
 
 
 def test_buildah_layers_from_containers_storage_and_from_a_layout(podman_stores, tmp_path):
@@ -349,6 +466,21 @@ def test_copy_sources_are_recovered_from_the_layers(docker_saves, podman_stores)
         "ADD notes.txt /opt/app/",
     ]
     assert "# it adds 2 entries under /opt/app/conf/: app.conf, extra.conf" in shown.out
+    # moby's hash recomputed from each layer: the copied file and folder are exactly the
+    # recorded sources (the source names equal the destinations'); the tarball is not (ADD
+    # hashed the archive, the layer holds it unpacked)
+    checks = [
+        line
+        for line in shown.out.splitlines()
+        if line.startswith(("# the file: hash", "# the dir: hash"))
+    ]
+    assert checks == [
+        "# the file: hash recomputed from the layer matches: it holds exactly that source",
+        "# the dir: hash recomputed from the layer matches: it holds exactly that source",
+        "# the file: hash is not checkable: ADD may have unpacked an archive, and the hash is "
+        "of the archive",
+        "# the file: hash recomputed from the layer matches: it holds exactly that source",
+    ], shown.out
     # `podman import` records its root file system as `ADD file:<sha> in /`: counted
     cs = podman_stores.vfs
     base = run("show", f"containers-storage:{cs.root}:localhost/busybox:local", "-f", "dockerfile")
@@ -362,3 +494,147 @@ def test_copy_sources_are_recovered_from_the_layers(docker_saves, podman_stores)
     assert ["hello.txt"] in recovered and ["app.conf", "extra.conf"] in recovered
     plain = json.loads(run("show", f"docker-archive:{docker_saves.full.path}", "-f", "json").out)
     assert not any(s["recovered"] for s in plain["root"]["steps"])  # only when asked
+
+
+def test_an_engine_lists_through_its_export(dockerd, docker_saves):
+    """`docker-daemon:`: the engine's export (`GET /images/get`), read once as it streams."""
+    from tests.plugins.engines.images import FULL
+
+    from_engine = files_json_args("files", f"docker-daemon:{FULL}", "--host", dockerd.host)
+    from_save = files_json(str(docker_saves.full.path))
+    steps = from_engine["images"][0]["steps"]
+    assert [s["entries"] for s in steps] == [s["entries"] for s in from_save["images"][0]["steps"]]
+    assert sum(len(s["entries"]) for s in steps) > 100
+    audit = run("audit", f"docker-daemon:{FULL}", "--files", "--host", dockerd.host, "-f", "json")
+    assert audit.code == 0, audit.err
+    assert json.loads(audit.out)["images"][0]["label"] == FULL
+
+
+def files_json_args(*args: str) -> dict:
+    result = run(*args, "--format", "json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_a_docker_data_root_lists_its_unpacked_layers(dockerd, docker_saves):
+    """The classic store keeps layers unpacked (vfs/dir/<cache-id>) with a tar-split beside
+    each layerdb record: the rebuilt streams list as the saved blobs do."""
+    from tests.plugins.engines.images import FULL
+
+    from_root = files_json(f"docker-root:{dockerd.data_root}:{FULL}")
+    from_save = files_json(str(docker_saves.full.path))
+    steps = from_root["images"][0]["steps"]
+    assert [s["entries"] for s in steps] == [s["entries"] for s in from_save["images"][0]["steps"]]
+    assert all(s["unreadable"] is None for s in steps if s["layer"])
+    assert sum(len(s["entries"]) for s in steps) > 100
+
+
+def test_layers_listed_in_worker_processes_apply_in_order(tmp_path):
+    """Listed in processes (each a layer) or one by one, the changes are the same."""
+    from reconstruct.contents import image_files
+    from reconstruct.sources import open_source
+
+    layers = [
+        _tar([(f"d{n}", None, 0o755), *((f"d{n}/f{i}", b"x" * i, 0o644) for i in range(50))])
+        for n in range(6)
+    ]
+    layers.append(_tar([(f"d{n}/.wh..wh..opq", b"", 0o644) for n in range(6)]))
+    layout = _layout(tmp_path / "layout", layers)
+    source, selector = open_source(f"oci:{layout}:1")
+    target = source.get(selector)
+    view = source.blobs(source.selected(selector))
+    one, four = (image_files(target.root, view, "x", None, workers=n) for n in (1, 4))
+    assert [s.entries for s in one.steps] == [s.entries for s in four.steps]
+    assert four.hidden_bytes == 6 * sum(range(50)) and len(four.steps[-1].entries) == 6
+
+
+def test_a_windows_image_lists_its_layers_files_and_hives_and_names_the_foreign_base(tmp_path):
+    """A Windows image: the base layers are foreign (`…foreign.diff.tar.gzip`, served by
+    Microsoft, not in the layout); the layers built on them hold `Files/` (the file system)
+    and `Hives/` (registry hives), listed as they are."""
+    built = _tar(
+        [
+            ("Files", None, 0o755),
+            ("Files/app", None, 0o755),
+            ("Files/app/run.exe", b"MZ" + b"\0" * 100, 0o644),
+            ("Hives", None, 0o755),
+            ("Hives/Software_Delta", b"regf" + b"\0" * 60, 0o644),
+        ]
+    )
+    blobs = tmp_path / "layout" / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    foreign = {
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": "sha256:" + "f" * 64,
+        "size": 1_500_000_000,
+        "urls": ["https://mcr.microsoft.com/v2/windows/servercore/blobs/sha256:" + "f" * 64],
+    }
+    built_blob = put(built)
+    config = put(
+        json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "windows",
+                "os.version": "10.0.20348.2527",
+                "rootfs": {
+                    "type": "layers",
+                    "diff_ids": ["sha256:" + "e" * 64, built_blob["digest"]],
+                },
+                "history": [
+                    {
+                        "created": "2024-06-01T00:00:00Z",
+                        "created_by": "Apply image 10.0.20348.2527",
+                    },
+                    {"created": "2024-06-02T00:00:00Z", "created_by": "cmd /S /C copy app C:\\app"},
+                ],
+            }
+        ).encode()
+    )
+    manifest = put(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **config},
+                "layers": [
+                    foreign,
+                    {"mediaType": "application/vnd.docker.image.rootfs.diff.tar", **built_blob},
+                ],
+            }
+        ).encode()
+    )
+    layout = tmp_path / "layout"
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        **manifest,
+                        "annotations": {"org.opencontainers.image.ref.name": "1"},
+                    }
+                ],
+            }
+        )
+    )
+    base, app = files_json(f"oci:{layout}:1")["images"][0]["steps"]
+    assert base["unreadable"] == "a foreign layer: not distributed with the image"
+    assert base["instruction"].startswith("RUN Apply image 10.0.20348.2527")
+    assert [e["path"] for e in app["entries"]] == [
+        "Files",
+        "Files/app",
+        "Files/app/run.exe",
+        "Hives",
+        "Hives/Software_Delta",
+    ]
+    assert app["after_unreadable"] and app["totals"]["added"] == 5
+    text = run("files", f"oci:{layout}:1")
+    assert text.code == 0 and "foreign layer" in text.out and "Hives/Software_Delta" in text.out

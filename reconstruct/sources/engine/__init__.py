@@ -265,6 +265,34 @@ class EngineSource(Source):
         self.exports.append(ExportStats(target, read, members, complete))
         return root
 
+    def exported(self, references: list[Reference], observe: Any) -> Source | None:
+        """The images' `docker save` archive from the engine (`GET /images/get`), read once as
+        it streams, every member handed to `observe` (the layers listed as they pass)."""
+        from ...blob.tar import TarIndex
+        from ..dockerarchive import DockerArchiveSource
+
+        names = list(dict.fromkeys(ref.selector or ref.digest or "" for ref in references))
+        api = self._connect()
+        label = f"the engine's export of {', '.join(names)}"
+        try:
+            response = api.get(
+                f"{api.base_url}/v{api.api_version}/images/get",
+                params={"names": names},
+                stream=True,
+                timeout=(self.timeout, EXPORT_TIMEOUT),
+            )
+        except Exception as error:  # requests' and urllib3's errors, without importing them here
+            raise self._failure(error, "export") from None
+        try:
+            if response.status_code != 200:
+                raise SourceError(
+                    f"docker-daemon: the engine refused to export: {explanation(response)}"
+                )
+            tar = TarIndex.of_stream(response.raw.read, label, observe)
+        finally:
+            response.close()
+        return DockerArchiveSource(label, tar=tar)
+
     def _export(self, image_id: str) -> Any:
         api = self._connect()
         url = f"{api.base_url}/v{api.api_version}/images/{quote(image_id, safe='')}/get"
