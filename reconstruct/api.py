@@ -14,6 +14,7 @@ from .sources import Source, input_path, open_source
 if TYPE_CHECKING:
     from .compare import Comparison
     from .contents import ImageFiles
+    from .report import Report
 
 
 def load(
@@ -362,3 +363,52 @@ def files(
 
 
 describe_reference = report_label
+
+
+def report(
+    spec: str,
+    *,
+    against: str | None = None,
+    config: str | None = None,
+    platform: str | None = None,
+    host: str | None = None,
+    workers: int | None = None,
+    progress=None,
+) -> Report:
+    """Everything `report` shows (a report.Report), gathered as `show`, `verify`, `audit` and
+    `compare` gather it. `platform` narrows the history, the audit and the comparison (verify
+    always checks every blob of the source); `workers`/`progress` go to verify."""
+    from .report import gather
+
+    return gather(
+        spec,
+        against=against,
+        config=config,
+        platform=platform,
+        host=host,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def render_report(report: Report, *, era: int | None = None) -> str:
+    """The report as one self-contained HTML document (render/html/)."""
+    from .render import html
+
+    return html.render(
+        report.target,
+        report.verify,
+        report.audit,
+        report.comparison,
+        source=report.source,
+        against=report.against,
+        era=era,
+        generated=report.generated,
+    )
+
+
+def write_report(path: str, text: str) -> None:
+    """`text` becomes the file `path`, whole or not at all (mirror/outdir.py replace_file)."""
+    from .mirror.outdir import replace_file
+
+    replace_file(path, text.encode("utf-8"))

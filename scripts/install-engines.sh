@@ -21,7 +21,10 @@ PACKAGES="docker.io docker-cli buildah podman skopeo docker-registry busybox-sta
 # unshare/setpriv/mount (util-linux, mount), strace (no file outside an input is opened),
 # sha256sum and diff (essential anyway), and Mojo::Date (libmojolicious-perl), the repo-info
 # generator's own date code, which tests/test_generator_date.py checks every date rule against.
-TOOLS="time strace zstd xz-utils gzip util-linux mount libmojolicious-perl"
+# And chromium, headless (tests/report/): the HTML report is rendered in a real browser, its
+# DOM and a screenshot checked; fonts-liberation (only a Recommends of chromium, not
+# installed here) gives the screenshot its text.
+TOOLS="time strace zstd xz-utils gzip util-linux mount libmojolicious-perl chromium fonts-liberation"
 # Debian 12's dockerd 20.10, which the tests fetch on Debian 13 (fetch-engines.sh bookworm),
 # links libdevmapper.so.1.02.1: Debian 12's docker.io brings it, Debian 13's does not. (An
 # LD_LIBRARY_PATH would not do: dockerd re-executes itself to apply layers with a clean

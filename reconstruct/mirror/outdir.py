@@ -135,6 +135,28 @@ def remove_temp(parent: int, temp: str) -> None:
         _live.discard((parent, temp))
 
 
+def replace_file(path: str, data: bytes) -> None:
+    """`data` becomes the file `path`, whole or not at all, as mirror writes its documents:
+    a new temp file beside it (O_EXCL|O_NOFOLLOW, a name nobody could guess), renamed over it
+    relative to the folder's descriptor, so a symlink at `path` is replaced, never followed;
+    the temp file removed on any failure or signal. The mode is what a new file gets."""
+    folder, name = os.path.split(path)
+    parent = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        temp, handle = new_temp(parent)
+        try:
+            with handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            rename_temp(parent, temp, name)
+        except BaseException:
+            remove_temp(parent, temp)
+            raise
+    finally:
+        os.close(parent)
+
+
 def remove_live_temps() -> None:
     """Every temp file this process still has: an exit, or a signal, before it was renamed."""
     for parent, temp in list(_live):

@@ -9,7 +9,7 @@ from datetime import datetime
 from ..compare import DIFFER, UNKNOWN, Comparison, Field, PlatformComparison
 from ..text import json_safe, terminal_safe
 
-_STATUS_WORDS = {
+STATUS_WORDS = {
     "matched": "matched",
     "differing": "differing",
     "only_a": "only in A",
@@ -38,7 +38,7 @@ def _jsonable(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-def _value(value: object) -> str:
+def field_text(value: object) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, list):
@@ -48,7 +48,7 @@ def _value(value: object) -> str:
 
 def _field_line(field: Field, indent: str) -> str:
     if field.status == DIFFER:
-        return f"{indent}{field.name}: differs\n{indent}  A: {_value(field.a)}\n{indent}  B: {_value(field.b)}"
+        return f"{indent}{field.name}: differs\n{indent}  A: {field_text(field.a)}\n{indent}  B: {field_text(field.b)}"
     side = "A" if field.a is None else "B"
     return f"{indent}{field.name}: unknown ({side} cannot know it)"
 
@@ -59,7 +59,7 @@ def render_text(comparison: Comparison, label_a: str, label_b: str) -> str:
     for platform in comparison.platforms:
         out.append("")
         out += _platform(platform)
-    differing = _count_differences(comparison)
+    differing = count_differences(comparison)
     out += [
         "",
         f"result: {'differ' if comparison.differs else 'equal'}"
@@ -86,21 +86,21 @@ def _platform(platform: PlatformComparison) -> list[str]:
     if unknown:
         out.append("  unknown: " + ", ".join(unknown))
     out += [f"  note: {note}" for note in platform.notes]
-    out.append("  steps: " + _summary(platform.steps))
+    out.append("  steps: " + pair_summary(platform.steps))
     for pair in platform.steps:
         if pair.status == "matched" and not pair.differs:
             continue
         if pair.status == "base":
             continue
         status = "rebuilt" if pair.status == "matched" else pair.status
-        out.append(f"    {_STATUS_WORDS[status]}: " + _where(pair.a_index, pair.b_index))
+        out.append(f"    {STATUS_WORDS[status]}: " + _where(pair.a_index, pair.b_index))
         if pair.a is not None:
             out.append(f"      A: {pair.a[:200]}")
         if pair.b is not None:
             out.append(f"      B: {pair.b[:200]}")
         out += [_field_line(f, "      ") for f in pair.fields if f.status == DIFFER]
     if platform.layers:
-        out.append("  layers: " + _summary(platform.layers))
+        out.append("  layers: " + pair_summary(platform.layers))
         unknown_layers = sorted(
             {f.name for p in platform.layers for f in p.fields if f.status == UNKNOWN}
         )
@@ -111,7 +111,7 @@ def _platform(platform: PlatformComparison) -> list[str]:
                 continue
             status = "differing" if pair.status == "matched" else pair.status
             out.append(
-                f"    {_STATUS_WORDS[status]}: " + _where(pair.a_index, pair.b_index, "layer")
+                f"    {STATUS_WORDS[status]}: " + _where(pair.a_index, pair.b_index, "layer")
             )
             out += [_field_line(f, "      ") for f in pair.fields if f.status == DIFFER]
             if not pair.fields:
@@ -128,16 +128,16 @@ def _where(i: int | None, j: int | None, what: str = "step") -> str:
     return ", ".join(parts)
 
 
-def _summary(pairs: list) -> str:
+def pair_summary(pairs: list) -> str:
     counts: dict[str, int] = {}
     for pair in pairs:
         status = "rebuilt" if pair.status == "matched" and pair.differs else pair.status
         counts[status] = counts.get(status, 0) + 1
     order = ["matched", "rebuilt", "differing", "only_a", "only_b", "base"]
-    return ", ".join(f"{counts[s]} {_STATUS_WORDS[s]}" for s in order if counts.get(s)) or "none"
+    return ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in order if counts.get(s)) or "none"
 
 
-def _count_differences(comparison: Comparison) -> int:
+def count_differences(comparison: Comparison) -> int:
     total = sum(f.status == DIFFER for f in comparison.fields)
     for platform in comparison.platforms:
         if platform.platform_a is None or platform.platform_b is None:
