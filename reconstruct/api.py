@@ -9,7 +9,7 @@ from .history import CURRENT_ERA
 from .model import Collection, Reference, Target
 from .platforms import parse_platform, select_platform
 from .refs import report_label, split_reference
-from .sources import Source, input_path, open_source
+from .sources import Source, open_source
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -235,9 +235,7 @@ def audit(
         config=source.capabilities.config,
         whole_history=source.capabilities.whole_history,
     )
-    path = input_path(spec)
-    artifact = str(path) if path is not None and path.exists() else None
-    report = AuditReport(spec, artifact=artifact)
+    report = AuditReport(spec)
     seen: dict[tuple[str, str | None], ImageAudit] = {}
     for reference in references:
         target = get_listed(source, reference)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from reconstruct import api
 from reconstruct.generator_date import EPOCH_TEXT, generator_date
 from tests.support.needs import need_tools, unavailable
+from tests.support.schemas import check
 
 THIS_YEAR = 2026  # the rolling century below is 2026's: 0..76 are 2000..2076, 77..99 1977..1999
 
@@ -148,6 +149,7 @@ def test_json_says_where_the_date_is_a_stand_in(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     document = json.loads(api.render(api.load(f"json:{path}"), "json"))
+    check("show", document)
     steps = document["root"]["steps"]
     assert [(s["date"], s["date_stand_in"]) for s in steps] == [
         (generator_date("0001-01-01T00:00:00Z").text, False),

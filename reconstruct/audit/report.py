@@ -41,7 +41,6 @@ class ImageAudit:
 class AuditReport:
     source: str
     images: list[ImageAudit] = field(default_factory=list)
-    artifact: str | None = None  # the source's path, when it is a file or folder
 
     @property
     def findings(self) -> list[Finding]:

@@ -22,7 +22,7 @@ from ..render import DEFAULT_FORMAT, FORMATS
 from ..text import terminal_safe
 
 APP_SETTINGS = dict(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion, and _RECONSTRUCT_COMPLETE
     rich_markup_mode=None,
     help=(
         "Rebuild how a container image was made from the metadata already on this machine, "
@@ -40,6 +40,23 @@ APP_SETTINGS = dict(
     ),
 )
 app = typer.Typer(**APP_SETTINGS)
+
+
+def _print_version(value: bool) -> None:
+    """`--version`: eager, so it answers before typer looks for a command."""
+    if value:
+        from .. import __version__
+
+        print(f"reconstruct {__version__}")
+        raise typer.Exit()
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+]
 
 
 # show's formats come from the renderers' one list; report formats are each command's own.
@@ -357,11 +374,11 @@ def audit_command(
     """Find secrets (masked), risky build steps, config and history problems: each finding with
     its step, rule id, severity and reason."""
     from .. import api as service
-    from ..render import auditreport
+    from ..render import auditreport, auditsarif
 
     report = service.audit(source, platform=platform, host=host, files=files)
     if format is AuditFormat.sarif:
-        sys.stdout.write(auditreport.render_sarif(report, report.artifact))
+        sys.stdout.write(auditsarif.render_sarif(report))
     elif format is AuditFormat.json:
         sys.stdout.write(auditreport.render_json(report))
     else:
@@ -505,6 +522,19 @@ def _check_output(output: str) -> None:
         raise UserError(f"--output {output}: folder {folder} is not writable")
 
 
+@app.command("schema")
+def schema_command(
+    name: Annotated[
+        str | None, typer.Argument(help="Which output's schema; none: list the names.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of a JSON output: `schema show` for `show --format
+    json`, `schema audit` for `audit --format json`, …; with no NAME, list them."""
+    from .. import schemas
+
+    sys.stdout.write(schemas.listing() if name is None else schemas.text(name))
+
+
 def main() -> None:
     from ..sources.base import SourceError
 
@@ -541,8 +571,9 @@ def _app_for(arguments: list[str]) -> typer.Typer:
     return single
 
 
-def _group() -> None:
-    """(The command line's group: nothing to do before the command.)"""
+@app.callback()
+def _group(version: VersionOption = False) -> None:
+    """(The command line's group: only `--version` to answer before the command.)"""
 
 
 def _first_line(message: str) -> str:

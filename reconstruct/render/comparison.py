@@ -6,9 +6,11 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 
+from .. import __version__
 from ..compare import DIFFER, UNKNOWN, Comparison, Field, PlatformComparison
 from ..text import json_safe, terminal_safe
 
+SCHEMA = "reconstruct/compare/v1"
 STATUS_WORDS = {
     "matched": "matched",
     "differing": "differing",
@@ -21,7 +23,8 @@ STATUS_WORDS = {
 
 def render_json(comparison: Comparison, label_a: str, label_b: str) -> str:
     document = {
-        "schema": "reconstruct/compare/v1",
+        "schema": SCHEMA,
+        "version": __version__,
         "a": label_a,
         "b": label_b,
         "equal": not comparison.differs,

@@ -8,6 +8,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any
 
+from .. import __version__
 from ..contents import SCHEMA, Entry, ImageFiles, StepFiles
 from ..text import human_size, json_safe, short_digest, terminal_safe
 
@@ -100,6 +101,7 @@ def _step(step: StepFiles) -> dict[str, Any]:
 def render_json(source: str, images: list[ImageFiles]) -> str:
     document = {
         "schema": SCHEMA,
+        "version": __version__,
         "source": source,
         "images": [
             {

@@ -1,10 +1,12 @@
-"""`--format json`: the whole model with stable keys (schema in README.md, "JSON output")."""
+"""`--format json`: the whole model with stable keys (its JSON Schema, which the tests hold this
+to: reconstruct/schemas/show.schema.json, `reconstruct schema show`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from .. import __version__
 from ..generator_date import generator_date
 from ..history import Instruction, image_instructions, repo_info_text
 from ..model import Image, Index, IndexEntry, Layer, Platform, Step, Target
@@ -29,6 +31,7 @@ def to_dict(target: Target) -> dict[str, Any]:
     ref = target.reference
     return {
         "schema": SCHEMA,
+        "version": __version__,
         "reference": {"name": ref.name, "tag": ref.tag, "digest": ref.digest},
         "root": _root(target.root),
     }

@@ -1,4 +1,5 @@
-"""`ls`: what a source holds, as a table or as JSON lines."""
+"""`ls`: what a source holds, as a table or as JSON lines (one object per image, no header:
+each line is a record, schema `reconstruct schema ls`)."""
 
 from __future__ import annotations
 

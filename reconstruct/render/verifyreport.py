@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .. import __version__
 from ..text import json_safe, terminal_safe
 from ..verify.report import Check, Verdict, VerifyReport
 
@@ -64,6 +65,7 @@ def summary(report: VerifyReport) -> str:
 def render_json(report: VerifyReport) -> str:
     document = {
         "schema": SCHEMA,
+        "version": __version__,
         "source": report.source,
         "transport": report.transport,
         "streamed": report.streamed,

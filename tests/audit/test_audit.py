@@ -16,13 +16,23 @@ from pathlib import Path
 
 import pytest
 
+from reconstruct import __version__
 from reconstruct import api as service
-from reconstruct.audit import RULES, SEVERITIES, Finding, Knowledge, audit_image
+from reconstruct.audit import (
+    RULES,
+    SEVERITIES,
+    AuditReport,
+    Finding,
+    ImageAudit,
+    Knowledge,
+    audit_image,
+)
 from reconstruct.audit.secrets import entropy, mask, secret_name
-from reconstruct.render import auditreport
+from reconstruct.render import auditreport, auditsarif
 from reconstruct.sources.partial import image_from_config
 from tests.support.clirun import assert_one_line_error, run
 from tests.support.paths import CORPUS, SAMPLE, need
+from tests.support.schemas import check
 
 SECRET = "s3cr3t"  # tests/plugins/engines/images.py: the --build-arg TOKEN value of the full image
 SH = "/bin/sh -c "
@@ -100,7 +110,7 @@ def all_outputs(report) -> str:
         [
             auditreport.render_text(report),
             auditreport.render_json(report),
-            auditreport.render_sarif(report, report.artifact),
+            auditsarif.render_sarif(report),
         ]
     )
 
@@ -382,258 +392,86 @@ def test_sample_and_windows_corpus():
 
 
 def _sarif_of(path: Path) -> dict:
-    result = run("audit", path, "--format", "sarif")
+    result = run("audit", path, "--format", "sarif")  # run() checks it against the schemas
     assert result.code == 0, result.err
     return json.loads(result.out)
 
 
-def test_sarif_has_the_required_structure(tmp_path: Path):
+def test_sarif_is_valid_and_uploadable(tmp_path: Path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(secrets_config()))
     log = _sarif_of(path)
-    check_sarif(log)
+    check("sarif", log)  # the OASIS schema, and what GitHub code scanning requires
     (run_,) = log["runs"]
-    rules = run_["tool"]["driver"]["rules"]
+    driver = run_["tool"]["driver"]
+    assert driver["version"] == driver["semanticVersion"] == __version__
+    rules = driver["rules"]
     assert [r["id"] for r in rules] == list(RULES)
+    assert all(r["help"]["text"] and r["properties"]["security-severity"] for r in rules)
     results = run_["results"]
     assert results and {r["ruleId"] for r in results} >= {"S002", "S003", "S004"}
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        location = result["locations"][0]
-        assert location["physicalLocation"]["artifactLocation"]["uri"].endswith("config.json")
-        assert location["logicalLocations"][0]["name"] in ("config",) or location[
-            "logicalLocations"
-        ][0]["name"].startswith("step ")
+        (location,) = result["locations"]
+        physical = location["physicalLocation"]
+        # a bare config names no image: its file is named for what the label says
+        assert physical["artifactLocation"]["uri"].startswith("images/")
+        assert physical["artifactLocation"]["uri"].endswith("/Dockerfile")
+        step = result["properties"]["step"]
+        assert physical["region"]["startLine"] == (step or 1)
+        name = location["logicalLocations"][0]["name"]
+        assert name == (f"step {step}" if step else "config")
+        assert set(result["partialFingerprints"]) == {"reconstructFinding/v2"}
     assert {r["level"] for r in results} <= {"error", "warning", "note"}
     assert "s3cr3t" not in json.dumps(log)
 
 
-# The SARIF 2.1.0 schema's required properties and closed property sets (additionalProperties:
-# false) for every object this writer emits: the official schema file is in no package here.
-SARIF_OBJECTS = {
-    "log": (
-        {"version", "runs"},
-        {"$schema", "version", "runs", "inlineExternalProperties", "properties"},
-    ),
-    "run": (
-        {"tool"},
-        {
-            "tool",
-            "invocations",
-            "conversion",
-            "language",
-            "versionControlProvenance",
-            "originalUriBaseIds",
-            "artifacts",
-            "logicalLocations",
-            "graphs",
-            "results",
-            "automationDetails",
-            "runAggregates",
-            "baselineGuid",
-            "redactionTokens",
-            "defaultEncoding",
-            "defaultSourceLanguage",
-            "newlineSequences",
-            "columnKind",
-            "externalPropertyFileReferences",
-            "threadFlowLocations",
-            "taxonomies",
-            "addresses",
-            "translations",
-            "policies",
-            "webRequests",
-            "webResponses",
-            "specialLocations",
-            "properties",
-        },
-    ),
-    "tool": ({"driver"}, {"driver", "extensions", "properties"}),
-    "toolComponent": (
-        {"name"},
-        {
-            "guid",
-            "name",
-            "organization",
-            "product",
-            "productSuite",
-            "shortDescription",
-            "fullDescription",
-            "fullName",
-            "version",
-            "semanticVersion",
-            "dottedQuadFileVersion",
-            "releaseDateUtc",
-            "downloadUri",
-            "informationUri",
-            "globalMessageStrings",
-            "notifications",
-            "rules",
-            "taxa",
-            "locations",
-            "language",
-            "contents",
-            "isComprehensive",
-            "localizedDataSemanticVersion",
-            "minimumRequiredLocalizedDataSemanticVersion",
-            "associatedComponent",
-            "translationMetadata",
-            "supportedTaxonomies",
-            "properties",
-        },
-    ),
-    "reportingDescriptor": (
-        {"id"},
-        {
-            "id",
-            "deprecatedIds",
-            "guid",
-            "deprecatedGuids",
-            "name",
-            "deprecatedNames",
-            "shortDescription",
-            "fullDescription",
-            "messageStrings",
-            "defaultConfiguration",
-            "helpUri",
-            "help",
-            "relationships",
-            "properties",
-        },
-    ),
-    "multiformatMessageString": ({"text"}, {"text", "markdown", "properties"}),
-    "reportingConfiguration": (set(), {"enabled", "level", "rank", "parameters", "properties"}),
-    "result": (
-        {"message"},
-        {
-            "guid",
-            "correlationGuid",
-            "ruleId",
-            "ruleIndex",
-            "rule",
-            "taxa",
-            "kind",
-            "level",
-            "message",
-            "locations",
-            "analysisTarget",
-            "webRequest",
-            "webResponse",
-            "fingerprints",
-            "partialFingerprints",
-            "codeFlows",
-            "graphs",
-            "graphTraversals",
-            "stacks",
-            "relatedLocations",
-            "suppressions",
-            "baselineState",
-            "rank",
-            "attachments",
-            "workItemUris",
-            "hostedViewerUri",
-            "provenance",
-            "fixes",
-            "occurrenceCount",
-            "properties",
-        },
-    ),
-    "message": (set(), {"text", "markdown", "id", "arguments", "properties"}),
-    "location": (
-        set(),
-        {
-            "id",
-            "physicalLocation",
-            "logicalLocations",
-            "message",
-            "annotations",
-            "relationships",
-            "properties",
-        },
-    ),
-    "physicalLocation": (
-        set(),
-        {"address", "artifactLocation", "region", "contextRegion", "properties"},
-    ),
-    "artifactLocation": (set(), {"uri", "uriBaseId", "index", "description", "properties"}),
-    "logicalLocation": (
-        set(),
-        {
-            "name",
-            "index",
-            "fullyQualifiedName",
-            "decoratedName",
-            "parentIndex",
-            "kind",
-            "properties",
-        },
-    ),
-    "artifact": (
-        set(),
-        {
-            "description",
-            "location",
-            "parentIndex",
-            "offset",
-            "length",
-            "roles",
-            "mimeType",
-            "contents",
-            "encoding",
-            "sourceLanguage",
-            "hashes",
-            "lastModifiedTimeUtc",
-            "properties",
-        },
-    ),
-}
+def _fingerprints(document: dict) -> list[str]:
+    """The fingerprints of a config's findings, the image named `example/app:1` as a registry
+    would name it (a bare config is known only by its digest, which a rebuild changes)."""
+    digest = "sha256:" + hashlib.sha256(json.dumps(document).encode()).hexdigest()  # Image ID
+    audited = ImageAudit("example/app:1", digest, None, audit_of(document))
+    log = json.loads(auditsarif.render_sarif(AuditReport("example", [audited])))
+    check("sarif", log)
+    return [r["partialFingerprints"]["reconstructFinding/v2"] for r in log["runs"][0]["results"]]
 
 
-def _object(value: dict, kind: str) -> None:
-    required, allowed = SARIF_OBJECTS[kind]
-    assert isinstance(value, dict), (kind, value)
-    assert required <= value.keys(), (kind, required - value.keys())
-    assert value.keys() <= allowed, (kind, value.keys() - allowed)
-    tags = value.get("properties", {}).get("tags", [])
-    assert len(tags) == len(set(tags)) and all(isinstance(t, str) for t in tags)
+def test_sarif_fingerprints_outlive_a_rebuild_and_a_step_inserted():
+    """A rebuild (new dates: a new config digest) or a step inserted above keeps every alert."""
+    document = secrets_config()
+    rebuilt = json.loads(json.dumps(document))
+    for entry in rebuilt["history"]:
+        entry["created"] = "2025-01-02T03:04:05Z"
+    rebuilt["created"] = "2025-01-02T03:05:00Z"
+    rebuilt["history"].insert(0, step(f"{SH}echo inserted"))
+    rebuilt["rootfs"]["diff_ids"].insert(0, "sha256:" + "e" * 64)
+    before, after = _fingerprints(document), _fingerprints(rebuilt)
+    assert before and len(set(before)) == len(before)  # none shared
+    assert set(before) <= set(after)
+    assert _fingerprints(document) == before  # deterministic
 
 
-def check_sarif(log: dict) -> None:
-    _object(log, "log")
-    assert log["version"] == "2.1.0" and isinstance(log["runs"], list)
-    for run_ in log["runs"]:
-        _object(run_, "run")
-        _object(run_["tool"], "tool")
-        driver = run_["tool"]["driver"]
-        _object(driver, "toolComponent")
-        for rule in driver.get("rules", []):
-            _object(rule, "reportingDescriptor")
-            for key in ("shortDescription", "fullDescription"):
-                if key in rule:
-                    _object(rule[key], "multiformatMessageString")
-            if "defaultConfiguration" in rule:
-                _object(rule["defaultConfiguration"], "reportingConfiguration")
-                assert rule["defaultConfiguration"]["level"] in ("none", "note", "warning", "error")
-        for artifact in run_.get("artifacts", []):
-            _object(artifact, "artifact")
-            _object(artifact["location"], "artifactLocation")
-        for result in run_.get("results", []):
-            _object(result, "result")
-            _object(result["message"], "message")
-            assert "text" in result["message"] or "id" in result["message"]
-            assert result.get("level", "warning") in ("none", "note", "warning", "error")
-            assert isinstance(result.get("ruleIndex", 0), int) and result.get("ruleIndex", 0) >= -1
-            assert all(isinstance(v, str) for v in result.get("partialFingerprints", {}).values())
-            for location in result.get("locations", []):
-                _object(location, "location")
-                if "physicalLocation" in location:
-                    physical = location["physicalLocation"]
-                    _object(physical, "physicalLocation")
-                    assert "artifactLocation" in physical or "address" in physical
-                    _object(physical["artifactLocation"], "artifactLocation")
-                    assert re.fullmatch(r"[^\s]+", physical["artifactLocation"]["uri"])
-                for logical in location.get("logicalLocations", []):
-                    _object(logical, "logicalLocation")
+@pytest.mark.parametrize(
+    ("label", "platform", "uri"),
+    [
+        ("python:3", None, "images/python/3/Dockerfile"),
+        (
+            "docker.io/library/python:3, python:latest",
+            "windows/amd64:10.0.17763.737",
+            "images/docker.io/library/python/3/windows/amd64/10.0.17763.737/Dockerfile",
+        ),
+        (
+            "localhost:5000/app",
+            "linux/arm/v7",
+            "images/localhost%3A5000/app/linux/arm/v7/Dockerfile",
+        ),
+        ("sha256:abc", None, "images/sha256/abc/Dockerfile"),
+        ("../../etc:..", None, "images/%2E%2E/%2E%2E/etc/%2E%2E/Dockerfile"),
+        ("a b/ü:t\x1b", None, "images/a%20b/%C3%BC/t%1B/Dockerfile"),
+    ],
+)
+def test_sarif_artifact_uri_names_the_image_below_images(label, platform, uri):
+    assert auditsarif.artifact_uri(ImageAudit(label, None, platform)) == uri
 
 
 def test_json_and_text_formats(tmp_path: Path):
@@ -700,7 +538,7 @@ def test_cli_audit_of_an_engine_image_and_sarif(dockerd):
     )
     assert result.code == 0, result.err
     log = json.loads(result.out)
-    check_sarif(log)
+    check("sarif", log)
     assert any(r["ruleId"] == "S001" for r in log["runs"][0]["results"])
     assert SECRET not in result.out and "artifacts" not in log["runs"][0]
     failing = run(

@@ -20,6 +20,7 @@ from reconstruct.refs import display_name
 from reconstruct.sources import detect, open_source
 from tests.plugins.engines.dockerd26 import PROV, TWO
 from tests.support.clirun import assert_one_line_error, run
+from tests.support.schemas import check
 
 STORES = ("overlayfs", "native")
 
@@ -45,6 +46,7 @@ def rendered(spec: str) -> tuple[str, str, dict]:
     target = api.load(spec)
     name = "reconstruct-test/image:1"  # one header name, so the bodies compare
     document = json.loads(api.render(target, "json"))
+    check("show", document)
     reference = document.pop("reference")
     reference["name"] = display_name(reference["name"])
     return api.render(target, "repo-info", name=name), document, reference

@@ -24,6 +24,7 @@ from reconstruct.sources.engine import containerd as engine_containerd
 from tests.plugins.engines.dockerd26 import TWO
 from tests.support.clirun import run
 from tests.support.paths import REPO
+from tests.support.schemas import check
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def saved(dockerd26):
 
 def body(target) -> dict:
     document = json.loads(api.render(target, "json"))
+    check("show", document)
     reference = document.pop("reference")
     return {"root": document, "name": display_name(reference["name"])}
 

@@ -14,6 +14,7 @@ from reconstruct.errors import SourceError
 from reconstruct.sources.engine import EngineSource
 from reconstruct.sources.engine import containerd as engine_containerd
 from tests.support.fake_containerd_engine import TAG, FakeContainerdEngine
+from tests.support.schemas import check
 
 
 @pytest.fixture(params=["1.48", "1.49"])
@@ -25,7 +26,9 @@ def engine(request, tmp_path, monkeypatch):
 
 
 def sections(target) -> list[dict]:
-    document = json.loads(api.render(target, "json"))["root"]
+    whole = json.loads(api.render(target, "json"))
+    check("show", whole)
+    document = whole["root"]
     return document.get("entries") or [document]
 
 

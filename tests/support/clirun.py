@@ -1,4 +1,5 @@
-"""Running the real command line in a subprocess, as a user would."""
+"""Running the real command line in a subprocess, as a user would; every JSON output it prints
+is checked against its schema (support/schemas.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from tests.support.paths import REPO
+from tests.support.schemas import check_output
 
 
 @dataclass
@@ -24,7 +26,9 @@ def run(*args: str, stdin: bytes | None = None, timeout: float = 120) -> Result:
         capture_output=True,
         timeout=timeout,
     )
-    return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+    result = Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+    check_output(args, result.out, result.code)
+    return result
 
 
 def assert_one_line_error(result: Result) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.support.needs import need_tools
 from tests.support.paths import REPO
+from tests.support.schemas import check_output
 
 MEMORY_LIMIT_KB = 512 * 1024
 TIME_LIMIT = 60
@@ -74,13 +75,15 @@ def run_limited(
                 handle.close()
         lines = Path(measure.name).read_text().strip().splitlines()
         peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    return Limited(
+    result = Limited(
         done.returncode,
         done.stdout.decode(errors="replace"),
         done.stderr.decode(errors="replace"),
         peak,
         tuple(map(str, args)),
     )
+    check_output(result.args, result.out, result.code)  # JSON outputs against their schemas
+    return result
 
 
 def run_piped(chunks: Iterator[bytes], *args: str, timeout: float = TIME_LIMIT) -> Limited:
