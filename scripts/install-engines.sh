@@ -54,11 +54,14 @@ is_optional() {
     return 1
 }
 
-todo=""
+todo="" needed=""
 for p in $PACKAGES $TOOLS $LIBRARIES; do
-    installed "$p" || todo="$todo $p"
+    installed "$p" && continue
+    todo="$todo $p"
+    # an optional package this release does not have (Debian 12's docker-cli) is no work left
+    { is_optional "$p" && ! has_candidate "$p"; } || needed="$needed $p"
 done
-if [ -z "$todo" ]; then
+if [ -z "$needed" ]; then
     echo "install-engines: all packages already installed (Debian $(cat /etc/debian_version))"
     exit 0
 fi
