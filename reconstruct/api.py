@@ -9,7 +9,7 @@ from .history import CURRENT_ERA
 from .model import Collection, Reference, Target
 from .platforms import parse_platform, select_platform
 from .refs import report_label, split_reference
-from .sources import Source, open_source
+from .sources import Source, SourceError, open_source
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -336,6 +336,8 @@ def files(
     listings = _one_pass_listings()
     source, selector = _open_listing(spec, listings, host=host)
     source, references = _exported(source, source.selected(selector), listings)
+    if not references:  # an empty listing would read as "nothing was written"
+        raise SourceError(f"{source.transport}: nothing to list: the source lists no image")
     view = _layer_view(source, references)
     wanted = parse_platform(platform) if platform else None
     found: list[ImageFiles] = []

@@ -85,5 +85,7 @@ class _Lister:
             self._into[self.name] = list(list_stream(chunks(), self.name, keep))
         except (SourceError, OSError) as error:  # not a layer, or a broken one: said if asked
             self._into[self.name] = str(error) or type(error).__name__
+        except Exception as error:
+            self._into[self.name] = f"{self.name} cannot be listed ({type(error).__name__})"
         finally:
             self._stopped.set()

@@ -43,7 +43,7 @@ class Attack:
     verify_fails: bool = True  # verify must exit 1 or 2; False: it must pass (exit 0)
     show_ok: bool = False  # show works (exit 0): the attack is on a part show does not need;
     # False: show refuses with one line (exit 2)
-    commands: tuple[str, ...] = ("show", "ls", "verify", "audit")
+    commands: tuple[str, ...] = ("show", "ls", "verify", "audit", "files")
     notes: list[str] = field(default_factory=list)
 
 
@@ -184,7 +184,20 @@ def _data_root(folder: Path) -> Path:
     layer_dir = driver / "layerdb" / "sha256" / diff_id.split(":")[1]  # one layer: chain = diff
     _write(layer_dir / "diff", diff_id.encode())
     _write(layer_dir / "size", str(len(IMAGE["layer"])).encode())
+    # unpacked as dockerd keeps it: overlay2/<cache-id>/diff, a tar-split beside the record
+    from tests.support.cswrite import tar_split
+
+    layer = IMAGE["layer"]
+    _write(layer_dir / "cache-id", CACHE_ID.encode())
+    _write(
+        layer_dir / "tar-split.json.gz",
+        tar_split([("segment", layer[:10]), ("file", ("./data", 20)), ("segment", layer[30:])]),
+    )
+    _write(folder / "overlay2" / CACHE_ID / "diff" / "data", layer[10:30])
     return folder
+
+
+CACHE_ID = "c" * 64
 
 
 def _containerd_root(folder: Path) -> Path:
@@ -348,6 +361,29 @@ def build(folder: Path) -> dict[str, Attack]:
     path = _data_root(case("root-config-fifo"))
     _special(path / config_file, "fifo")
     cases["root-config-fifo"] = Attack(f"docker-root:{path}")
+    # the unpacked layers, which only `files` reads (verify compares layerdb's records)
+    unpacked = f"overlay2/{CACHE_ID}/diff"
+    path = _data_root(case("root-layer-folder-out"))
+    _link(path / unpacked, outside / "root" / unpacked)
+    cases["root-layer-folder-out"] = Attack(f"docker-root:{path}", show_ok=True, verify_fails=False)
+    path = _data_root(case("root-layer-file-is-the-secret"))
+    _link(path / unpacked / "data", secret)
+    cases["root-layer-file-is-the-secret"] = Attack(
+        f"docker-root:{path}", show_ok=True, verify_fails=False
+    )
+    path = _data_root(case("root-tar-split-is-the-secret"))
+    _link(path / layer_dir / "tar-split.json.gz", secret)
+    cases["root-tar-split-is-the-secret"] = Attack(
+        f"docker-root:{path}", show_ok=True, verify_fails=False
+    )
+    path = _data_root(case("root-tar-split-fifo"))
+    _special(path / layer_dir / "tar-split.json.gz", "fifo")
+    cases["root-tar-split-fifo"] = Attack(f"docker-root:{path}", show_ok=True, verify_fails=False)
+    path = _data_root(case("root-cache-id-leads-up"))
+    _write(path / layer_dir / "cache-id", b"../../../../outside/root/overlay2")
+    cases["root-cache-id-leads-up"] = Attack(
+        f"docker-root:{path}", show_ok=True, verify_fails=False
+    )
     if root:
         path = _data_root(case("root-config-device"))
         _special(path / config_file, "device")
