@@ -38,6 +38,7 @@ from .walk import (
     member_key,
     metadata_check,
     platform_label_of,
+    reassemble,
 )
 
 
@@ -84,7 +85,7 @@ def plan_source(
             plan.report.groups.append(group)
             _member_image(plan, group, view, root, layers)
         elif isinstance(root, UnpackedImage):
-            plan.report.groups.append(_unpacked_image(root))
+            plan.report.groups.append(_unpacked_image(plan, root, view.kept))
         else:
             assert walker is not None, "a lone document comes with the folder beside it"
             _lone_document(plan, root, walker)
@@ -264,9 +265,10 @@ def _lone_document(plan: Plan, root: LoneDocument, walker: StoreWalker) -> None:
 # --- a Docker data root ------------------------------------------------------------------------
 
 
-def _unpacked_image(image: UnpackedImage) -> Group:
+def _unpacked_image(plan: Plan, image: UnpackedImage, kept: dict) -> Group:
     """A data root's image: its config against its name (the Image ID), its layers against
-    what layerdb records of them (their files are unpacked: no tar stream to hash)."""
+    what layerdb records of them and, where their tar-split and files are here (the whole data
+    root given), as the tar stream those rebuild, hashed against the diff_id."""
     group = Group(image.label, image.image_id)
     if image.config is None:
         verdict = Verdict.UNREADABLE if image.config_problem else Verdict.MISSING
@@ -287,8 +289,12 @@ def _unpacked_image(image: UnpackedImage) -> Group:
         elif layer.record_unreadable:
             result.verdict = Verdict.MISMATCH
             result.reason = "layerdb's diff record is not a readable digest"
+        elif (found := kept.get((image.image_id, position))) and found.reassembly is not None:
+            reassemble(plan, result, found, layer.diff_id)
         else:
-            result.reason = "in layerdb; its files are unpacked, so the tar stream cannot be hashed"
+            result.reason = (
+                "in layerdb; its files are unpacked and nothing here rebuilds its tar stream"
+            )
     config = json_object(image.config)
     if config is not None:
         group.checks += consistency_checks(config, None, None)

@@ -341,7 +341,7 @@ class StoreWalker:
             if problem is None and kept is not None:
                 kept_layer_check(check, kept, diff_id)
                 if check.verdict is Verdict.NOT_CHECKABLE and kept.reassembly is not None:
-                    self._reassemble(check, kept, diff_id)
+                    reassemble(self.plan, check, kept, diff_id)
             elif problem is not None:
                 check.verdict, check.reason = Verdict.UNREADABLE, problem
             elif foreign:
@@ -361,17 +361,17 @@ class StoreWalker:
         expected = Expected(digest=digest, size=size, diff_id=diff_id, media_type=media_type)
         self.plan.pending.append(PendingLayer(check, key, expected))
 
-    def _reassemble(self, check: Check, kept: KeptLayer, diff_id: str | None) -> None:
-        """Hash the tar stream the layer's tar-split and unpacked files rebuild."""
-        assert kept.reassembly is not None
-        layer = kept.reassembly
-        location = BlobLocation(layer.tar_split, root=layer.root)
-        key = self.plan.add_job(
-            location, "sha256", _algorithm(diff_id), layer, size=kept.diff_size or 0
-        )
-        expected = Expected(diff_id=diff_id or kept.diff_id, size=kept.diff_size)
-        how = "rebuilt from its tar-split and unpacked files (its compressed blob is not kept)"
-        self.plan.pending.append(PendingLayer(check, key, expected, how))
+
+def reassemble(plan, check: Check, kept: KeptLayer, diff_id: str | None) -> None:
+    """Hash the tar stream the layer's tar-split and unpacked files rebuild (containers-storage,
+    a Docker data root), against the config's diff_id."""
+    assert kept.reassembly is not None
+    layer = kept.reassembly
+    location = BlobLocation(layer.tar_split, root=layer.root)
+    key = plan.add_job(location, "sha256", _algorithm(diff_id), layer, size=kept.diff_size or 0)
+    expected = Expected(diff_id=diff_id or kept.diff_id, size=kept.diff_size)
+    how = "rebuilt from its tar-split and unpacked files (its compressed blob is not kept)"
+    plan.pending.append(PendingLayer(check, key, expected, how))
 
 
 def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None:

@@ -470,3 +470,24 @@ def test_real_data_root_through_the_cli(dockerd):
         assert truth.id in result.out
         # `1` is a tag of two different images: ambiguous
         assert_one_line_error(run("show", f"docker-root:{dockerd.data_root}:1"))
+
+
+def test_verify_rebuilds_an_unpacked_layer_from_its_tar_split(tmp_path):
+    """A data root written here (tests/support/attacks.py's, a layer in overlay2/<cache-id>/diff
+    with its tar-split beside the layerdb record): rebuilt, it hashes to the diff_id; a byte
+    changed in the unpacked file is a mismatch, a missing file unreadable."""
+    from tests.support.attacks import CACHE_ID, _data_root
+
+    root = _data_root(tmp_path / "root")
+    verified = run("verify", f"docker-root:{root}", "--format", "json")
+    assert verified.code == 0, verified.out
+    layers = [c for g in json.loads(verified.out)["groups"] for c in g["checks"]]
+    (layer,) = [c for c in layers if c["kind"] == "layer"]
+    assert layer["verdict"] == "ok" and "tar-split" in layer["reason"]
+    data = root / "overlay2" / CACHE_ID / "diff" / "data"
+    data.write_bytes(data.read_bytes()[:-1] + b"!")
+    tampered = run("verify", f"docker-root:{root}")
+    assert tampered.code == 1 and "mismatch" in tampered.out.lower()
+    data.unlink()
+    missing = run("verify", f"docker-root:{root}")
+    assert missing.code == 1 and "cannot be read" in missing.out
