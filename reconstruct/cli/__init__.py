@@ -69,6 +69,10 @@ class UserError(Exception):
 
 
 # Options several commands share, spelled once.
+LayerJobsOption = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Processes reading layers. Default: one per CPU."),
+]
 HostOption = Annotated[
     str | None, typer.Option(help="docker-daemon: the engine to ask (see show --host).")
 ]
@@ -319,10 +323,7 @@ def verify_command(
     format: Annotated[
         VerifyFormat, typer.Option("--format", "-f", help="Report format.")
     ] = VerifyFormat.text,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Processes reading layers. Default: one per CPU."),
-    ] = None,
+    jobs: LayerJobsOption = None,
     config: ConfigOption = None,
     host: HostOption = None,
 ) -> None:
@@ -405,10 +406,7 @@ def files_command(
         FilesFormat, typer.Option("--format", "-f", help="Report format.")
     ] = FilesFormat.table,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Processes listing layers. Default: one per CPU."),
-    ] = None,
+    jobs: LayerJobsOption = None,
     host: HostOption = None,
 ) -> None:
     """What each step wrote: its layer's entries (added, changed, removed by a whiteout, made
@@ -467,10 +465,7 @@ def report_command(
         int | None,
         typer.Option(help="Follow the repo-info generator of this year (see show)."),
     ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Processes reading layers. Default: one per CPU."),
-    ] = None,
+    jobs: LayerJobsOption = None,
     config: ConfigOption = None,
     host: HostOption = None,
 ) -> None:

@@ -41,6 +41,7 @@ from .markup import (
     el,
     mark,
     size_text,
+    table,
     warnings_list,
 )
 from .results import audit_section, compare_section, verify_section, verify_summary
@@ -176,20 +177,15 @@ def _overview(
         el("h2", "Image and platforms"),
         dl(glance),
         el("h4", f"Platforms held: {len(rows)}"),
-        el(
-            "table",
-            el(
-                "thead",
-                el(
-                    "tr",
-                    el("th", "Platform"),
-                    el("th", "Manifest digest"),
-                    el("th", "Image ID"),
-                    el("th", "Total size"),
-                    el("th", "Notes"),
-                ),
+        table(
+            (
+                "Platform",
+                "Manifest digest",
+                "Image ID",
+                "Total size",
+                "Notes",
             ),
-            el("tbody", rows),
+            rows,
         ),
         warnings_list(warnings),
         id="image",

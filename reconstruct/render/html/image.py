@@ -6,7 +6,7 @@ from ...history import image_instructions, repo_info_text
 from ...model import Image, Layer, Section, Target
 from ...text import history_date, platform_label, platform_string
 from .chart import chart
-from .markup import Markup, compact_size, digest_span, dl, el, mark, size_text, warnings_list
+from .markup import Markup, compact_size, digest_span, dl, el, mark, size_text, table, warnings_list
 
 
 def reference_name(target: Target) -> str:
@@ -109,20 +109,15 @@ def _history(image: Image, era: int) -> Markup:
                 el("td", marks),
             )
         )
-    return el(
-        "table",
-        el(
-            "thead",
-            el(
-                "tr",
-                el("th", "#"),
-                el("th", "Date"),
-                el("th", "Instruction (as repo-info prints it) and its layer"),
-                el("th", "Layer size"),
-                el("th", "Notes"),
-            ),
+    return table(
+        (
+            "#",
+            "Date",
+            "Instruction (as repo-info prints it) and its layer",
+            "Layer size",
+            "Notes",
         ),
-        el("tbody", rows),
+        rows,
     )
 
 

@@ -66,6 +66,12 @@ def el(tag: str, *children: object, **attributes: object) -> Markup:
     return Markup(f"{opening}{_children(children)}</{tag}>")
 
 
+def table(headings: tuple[str, ...], rows: object, **attributes: object) -> Markup:
+    """A table with one heading row and the rows given (`el`'s children: built `tr`s)."""
+    heading = el("tr", [el("th", title) for title in headings])
+    return el("table", el("thead", heading), el("tbody", rows), **attributes)
+
+
 def svg(tag: str, *children: object, **attributes: object) -> Markup:
     """An SVG element: attribute names kept as written (`stroke-width` through a dict)."""
     return el(tag, *children, **attributes)

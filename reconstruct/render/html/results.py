@@ -7,7 +7,7 @@ from ...compare import DIFFER, UNKNOWN, Comparison, Field, PlatformComparison
 from ...verify.report import Check, Verdict, VerifyReport
 from .. import auditreport, verifyreport
 from ..comparison import STATUS_WORDS, count_differences, field_text, pair_summary
-from .markup import Markup, digest_span, dl, el
+from .markup import Markup, digest_span, dl, el, table
 
 
 def verify_summary(report: VerifyReport) -> Markup:
@@ -55,20 +55,15 @@ def verify_section(report: VerifyReport) -> Markup:
                     " ",
                     digest_span(group.digest) if group.digest != group.label else None,
                 ),
-                el(
-                    "table",
-                    el(
-                        "thead",
-                        el(
-                            "tr",
-                            el("th", "Verdict"),
-                            el("th", "Platform"),
-                            el("th", "What"),
-                            el("th", "Blob"),
-                            el("th", "Reason"),
-                        ),
+                table(
+                    (
+                        "Verdict",
+                        "Platform",
+                        "What",
+                        "Blob",
+                        "Reason",
                     ),
-                    el("tbody", rows),
+                    rows,
                 ),
             )
         )
@@ -128,19 +123,14 @@ def _audit_image(image: ImageAudit) -> Markup:
     return el(
         "div",
         heading,
-        el(
-            "table",
-            el(
-                "thead",
-                el(
-                    "tr",
-                    el("th", "Severity"),
-                    el("th", "Rule"),
-                    el("th", "Where"),
-                    el("th", "Reason and evidence"),
-                ),
+        table(
+            (
+                "Severity",
+                "Rule",
+                "Where",
+                "Reason and evidence",
             ),
-            el("tbody", rows),
+            rows,
         ),
     )
 
@@ -188,14 +178,7 @@ def _fields(fields: list[Field]) -> Markup | None:
                 el("td", el("pre", _field_value(field.b))),
             )
         )
-    return el(
-        "table",
-        el(
-            "thead",
-            el("tr", el("th", "Field"), el("th", "Status"), el("th", "A"), el("th", "B")),
-        ),
-        el("tbody", rows),
-    )
+    return table(("Field", "Status", "A", "B"), rows)
 
 
 def _compare_platform(platform: PlatformComparison) -> Markup:
@@ -257,39 +240,29 @@ def _compare_platform(platform: PlatformComparison) -> Markup:
         else None,
         el("ul", notes) if notes else None,
         el("p", el("strong", "Steps: "), pair_summary(platform.steps)),
-        el(
-            "table",
-            el(
-                "thead",
-                el(
-                    "tr",
-                    el("th", "Status"),
-                    el("th", "A step"),
-                    el("th", "A"),
-                    el("th", "B step"),
-                    el("th", "B"),
-                ),
+        table(
+            (
+                "Status",
+                "A step",
+                "A",
+                "B step",
+                "B",
             ),
-            el("tbody", steps),
+            steps,
         )
         if steps
         else None,
         el("p", el("strong", "Layers: "), pair_summary(platform.layers))
         if platform.layers
         else None,
-        el(
-            "table",
-            el(
-                "thead",
-                el(
-                    "tr",
-                    el("th", "Status"),
-                    el("th", "A layer"),
-                    el("th", "B layer"),
-                    el("th", "What differs"),
-                ),
+        table(
+            (
+                "Status",
+                "A layer",
+                "B layer",
+                "What differs",
             ),
-            el("tbody", layers),
+            layers,
         )
         if layers
         else None,
