@@ -322,7 +322,17 @@ def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def _layout(folder: Path, layers: list[bytes]) -> Path:
+def _layout(
+    folder: Path,
+    layers: list[bytes],
+    *,
+    config: dict | None = None,
+    foreign: list[dict] = (),
+    media_type: str = "application/vnd.oci.image.manifest.v1+json",
+) -> Path:
+    """An OCI layout of one image tagged `1`: `layers` stored as plain tars, after the
+    `foreign` descriptors (not stored); `config` replaces the default's keys (linux/amd64,
+    one history step per layer)."""
     blobs = folder / "blobs" / "sha256"
     blobs.mkdir(parents=True)
 
@@ -331,23 +341,26 @@ def _layout(folder: Path, layers: list[bytes]) -> Path:
         (blobs / digest).write_bytes(data)
         return {"digest": f"sha256:{digest}", "size": len(data)}
 
-    diff_ids = [put(layer)["digest"] for layer in layers]
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-            "history": [{"created_by": f"/bin/sh -c step {n}"} for n in range(len(layers))],
-        }
-    ).encode()
+    stored = [put(layer) for layer in layers]
+    diff_ids = [d["digest"] for d in stored]
+    document = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": f"/bin/sh -c step {n}"} for n in range(len(layers))],
+    }
+    document |= config or {}
     manifest = json.dumps(
         {
             "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+            "mediaType": media_type,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                **put(json.dumps(document).encode()),
+            },
             "layers": [
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": 1}
-                for d in diff_ids
+                *foreign,
+                *({"mediaType": "application/vnd.oci.image.layer.v1.tar", **d} for d in stored),
             ],
         }
     ).encode()
@@ -358,7 +371,7 @@ def _layout(folder: Path, layers: list[bytes]) -> Path:
                 "schemaVersion": 2,
                 "manifests": [
                     {
-                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "mediaType": media_type,
                         **put(manifest),
                         "annotations": {"org.opencontainers.image.ref.name": "1"},
                     }
@@ -561,69 +574,28 @@ def test_a_windows_image_lists_its_layers_files_and_hives_and_names_the_foreign_
             ("Hives/Software_Delta", b"regf" + b"\0" * 60, 0o644),
         ]
     )
-    blobs = tmp_path / "layout" / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def put(data: bytes) -> dict:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
     foreign = {
         "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
         "digest": "sha256:" + "f" * 64,
         "size": 1_500_000_000,
         "urls": ["https://mcr.microsoft.com/v2/windows/servercore/blobs/sha256:" + "f" * 64],
     }
-    built_blob = put(built)
-    config = put(
-        json.dumps(
-            {
-                "architecture": "amd64",
-                "os": "windows",
-                "os.version": "10.0.20348.2527",
-                "rootfs": {
-                    "type": "layers",
-                    "diff_ids": ["sha256:" + "e" * 64, built_blob["digest"]],
-                },
-                "history": [
-                    {
-                        "created": "2024-06-01T00:00:00Z",
-                        "created_by": "Apply image 10.0.20348.2527",
-                    },
-                    {"created": "2024-06-02T00:00:00Z", "created_by": "cmd /S /C copy app C:\\app"},
-                ],
-            }
-        ).encode()
-    )
-    manifest = put(
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **config},
-                "layers": [
-                    foreign,
-                    {"mediaType": "application/vnd.docker.image.rootfs.diff.tar", **built_blob},
-                ],
-            }
-        ).encode()
-    )
-    layout = tmp_path / "layout"
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (layout / "index.json").write_text(
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "manifests": [
-                    {
-                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                        **manifest,
-                        "annotations": {"org.opencontainers.image.ref.name": "1"},
-                    }
-                ],
-            }
-        )
+    built_diff = "sha256:" + hashlib.sha256(built).hexdigest()
+    config = {
+        "os": "windows",
+        "os.version": "10.0.20348.2527",
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "e" * 64, built_diff]},
+        "history": [
+            {"created": "2024-06-01T00:00:00Z", "created_by": "Apply image 10.0.20348.2527"},
+            {"created": "2024-06-02T00:00:00Z", "created_by": "cmd /S /C copy app C:\\app"},
+        ],
+    }
+    layout = _layout(
+        tmp_path / "layout",
+        [built],
+        config=config,
+        foreign=[foreign],
+        media_type="application/vnd.docker.distribution.manifest.v2+json",
     )
     base, app = files_json(f"oci:{layout}:1")["images"][0]["steps"]
     assert base["unreadable"] == "a foreign layer: not distributed with the image"
