@@ -224,11 +224,13 @@ def audit(
     with `files`, in what each step wrote too (its layer's files: audit/filefindings.py)."""
     from .audit import AuditReport, ImageAudit, Knowledge, audit_target, wants_contents
 
-    listings = _one_pass_listings(wants_contents) if files else None
-    source, selector = _open_listing(spec, listings, host=host, exact=exact)
-    references = source.selected(selector)
-    if listings is not None:
-        source, references = _exported(source, references, listings)
+    listings = None
+    if files:
+        options = {"host": host, "exact": exact}
+        source, references, listings = _open_with_layers(spec, wants_contents, **options)
+    else:
+        source, selector = open_source(spec, host=host, exact=exact)
+        references = source.selected(selector)
     view = _layer_view(source, references) if files else None
     wanted = parse_platform(platform) if platform else None
     knows = Knowledge(
@@ -253,33 +255,23 @@ def audit(
     return report
 
 
-def _one_pass_listings(keep=None):
-    """What lists the layers of an archive that can be read only once, during that pass
-    (keeping the contents `keep` wants, for audit)."""
+def _open_with_layers(spec: str, keep=None, **options):
+    """The source, the images its selector names, and what was listed of their layers where
+    the bytes pass only once: an archive that can be read only once (compressed, standard
+    input) lists them while it is opened; an engine is read through its export, listing them
+    as it streams (then the export is the source). `keep` as `blob.tarformat.listing` takes it."""
     from .contents.streamed import StreamedListings
 
-    return StreamedListings(keep=keep)
-
-
-def _open_listing(spec: str, listings, **options):
-    """open_source, with an archive read only once listing its layers as they pass."""
-    if listings is None:
-        return open_source(spec, **options)
+    listings = StreamedListings(keep=keep)
     try:
-        return open_source(spec, observe=listings.observe, **options)
-    finally:
-        listings.close()
-
-
-def _exported(source: Source, references: list[Reference], listings):
-    """An engine's images as its export, read once with their layers listed as they pass."""
-    try:
+        source, selector = open_source(spec, observe=listings.observe, **options)
+        references = source.selected(selector)
         exported = source.exported(references, listings.observe)
     finally:
         listings.close()
-    if exported is None:
-        return source, references
-    return exported, exported.references()
+    if exported is not None:
+        source, references = exported, exported.references()
+    return source, references, listings.listings
 
 
 def _layer_view(source: Source, references: list[Reference]):
@@ -312,7 +304,7 @@ def _audit_files(image, target: Target, view, listings) -> None:
         image.label,
         image.platform,
         keep=wants_contents,
-        listings=listings.listings if listings is not None else None,
+        listings=listings,
     )
     image.findings = sorted(
         image.findings + file_findings(files), key=lambda f: (f.step is None, f.step or 0)
@@ -333,9 +325,7 @@ def files(
     from its export, `host` as for every engine), `workers` processes listing layers."""
     from .contents import target_files
 
-    listings = _one_pass_listings()
-    source, selector = _open_listing(spec, listings, host=host)
-    source, references = _exported(source, source.selected(selector), listings)
+    source, references, listings = _open_with_layers(spec, host=host)
     if not references:  # an empty listing would read as "nothing was written"
         raise SourceError(f"{source.transport}: nothing to list: the source lists no image")
     view = _layer_view(source, references)
@@ -346,9 +336,7 @@ def files(
         target = get_listed(source, reference)
         if wanted is not None:
             target = select_platform(target, wanted)
-        for image in target_files(
-            target, view, report_label(reference), listings.listings, workers
-        ):
+        for image in target_files(target, view, report_label(reference), listings, workers):
             key = (image.config_digest or "", image.platform)
             if image.config_digest and key in seen:
                 seen[key].label += f", {image.label}"  # one image under several names

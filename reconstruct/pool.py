@@ -74,6 +74,14 @@ class Pool(ProcessPoolExecutor):
         self.shutdown(wait=True, cancel_futures=True)
 
 
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def process_pool(
     workers: int,
     initializer: Callable[..., object] | None = None,

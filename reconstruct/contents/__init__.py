@@ -90,8 +90,8 @@ def image_files(
         else:
             readable.append((files, reader))
     below = Below()
-    listings = listed_in_order([reader for _, reader in readable], keep, workers)
-    for (files, _), listed in zip(readable, listings, strict=True):
+    in_order = listed_in_order([reader for _, reader in readable], keep, workers)
+    for (files, _), listed in zip(readable, in_order, strict=True):
         # once a layer cannot be read, what is below the later ones is not known
         files.after_unreadable = any(
             step.unreadable for step in result.steps[: files.step - 1] if step.layer

@@ -10,24 +10,16 @@ is streamed straight into the rules, as before.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
 from ..blob.tarformat import Listed
 from ..errors import SourceError
-from ..pool import pool_context, process_pool, signals_held, waiting
+from ..pool import default_workers, pool_context, process_pool, signals_held, waiting
 from .where import Keep, LayerReader
 
 # What forked workers list: set before the pool forks them, read only in them.
 _work: tuple[list[LayerReader], Keep | None] | None = None
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _list(position: int) -> list[Listed] | str:

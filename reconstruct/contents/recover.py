@@ -34,7 +34,7 @@ def recover(target: Target, view: BlobView) -> None:
             if instruction.keyword not in ("COPY", "ADD") or not hashed or step.layer is None:
                 continue
             reader = layer_reader(view, image.config_digest, positions[id(step.layer)], step.layer)
-            if isinstance(reader, str) or reader.prelisted:
+            if isinstance(reader, str):
                 continue
             destination = clean_name(hashed[2].strip("/")) or ""
             kind, digest = hashed[0], hashed[1]

@@ -76,6 +76,10 @@ def layer_reader(
             digest or layer.diff_id or "?",
             lambda keep, sink=None: list_layer(where, str(where.path), keep, sink),
         )
+    return _absent(layer)
+
+
+def _absent(layer: Layer) -> str:
     if layer.foreign:
         return "a foreign layer: not distributed with the image"
     return "this source holds no blob of it"
@@ -93,11 +97,7 @@ def _listed(
     member = view.archive.resolve(name) if name else None
     found = listings.get(member.name) if member is not None else None
     if found is None:
-        return (
-            "a foreign layer: not distributed with the image"
-            if layer.foreign
-            else ("this source holds no blob of it")
-        )
+        return _absent(layer)
     if isinstance(found, str):
         return found
     entries = found

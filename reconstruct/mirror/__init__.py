@@ -39,9 +39,9 @@ How the work is split, and why:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..pool import default_workers
 from ..refs import repo_info_name as repo_name
 from ..render import tagdetails
 from .outdir import Outdir
@@ -58,13 +58,6 @@ __all__ = [
     "repo_name",
     "source_specs",
 ]
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def mirror(
