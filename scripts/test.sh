@@ -56,7 +56,7 @@ if [ $# -eq 0 ]; then
     else
         echo "test.sh: unshare -n needs root: the offline run is left out"
     fi
-    if PYTHON="$python" bash tests/fuzz/run.sh; then fuzz="6 fuzzers, no crash"; else
+    if PYTHON="$python" bash tests/fuzz/run.sh; then fuzz="8 fuzzers, no crash"; else
         fuzz="a fuzzer FAILED"; status=1
     fi
 fi

@@ -5,14 +5,15 @@ and the directory stores (a registry's storage, a Docker data root).
     python tests/fuzz/fuzz.py TARGET [libFuzzer options] [CORPUS_DIR]
     python tests/fuzz/fuzz.py json -max_total_time=60 /tmp/corpus-json
 
-Targets: json, archive, layout, repo-info, registry-dir, docker-root.
+Targets: json, archive, layout, repo-info, registry-dir, docker-root, containerd,
+containers-storage.
 
 Each input goes through auto-detection, the source and every renderer, as `reconstruct show`
 would. A SourceError, LookupError or ValueError is the CLI's one-line error (exit 2), so it is
 an accepted outcome; anything else escaping is a crash, which libFuzzer reports and saves.
 `tests/fuzz/run.sh` runs every target for a bounded time on a copy of the kept corpus.
 
-The store targets (`registry-dir`, `docker-root`) decode the input into a folder tree (see
+The store targets (`registry-dir`, `docker-root`, `containerd`, `containers-storage`) decode the input into a folder tree (see
 `StoreDecoder`): a valid base store (the empty input is one), its JSON documents mutated
 structurally (digests and sizes that name other documents are recomputed, unless a mutation
 replaced them), then file-system edits — raw or empty files, folders where files are expected,
@@ -47,7 +48,7 @@ FORMATS = ("repo-info", "dockerfile", "json", "table")
 WORK = Path(tempfile.mkdtemp(prefix="reconstruct-fuzz-"))
 atexit.register(shutil.rmtree, WORK, True)
 os.environ.setdefault("RECONSTRUCT_FUZZ_SCRATCH", str(WORK))  # where stores.py writes trees
-from tests.fuzz import stores  # noqa: E402  (reads the scratch folder above when imported)
+from tests.fuzz import rootstores, stores  # noqa: E402  (stores reads the scratch folder above)
 
 
 def _exercise(spec: str, seen: list[str] | None = None) -> None:
@@ -145,6 +146,14 @@ def fuzz_docker_root(data: bytes) -> None:
     _fuzz_store(stores.DockerRootDecoder, data)
 
 
+def fuzz_containerd(data: bytes) -> None:
+    _fuzz_store(rootstores.ContainerdDecoder, data)
+
+
+def fuzz_containers_storage(data: bytes) -> None:
+    _fuzz_store(rootstores.ContainersStorageDecoder, data)
+
+
 TARGETS = {
     "json": fuzz_json,
     "archive": fuzz_archive,
@@ -152,7 +161,10 @@ TARGETS = {
     "repo-info": fuzz_repo_info,
     "registry-dir": fuzz_registry_dir,
     "docker-root": fuzz_docker_root,
+    "containerd": fuzz_containerd,
+    "containers-storage": fuzz_containers_storage,
 }
+STORE_TARGETS = ("registry-dir", "docker-root", "containerd", "containers-storage")
 
 
 def main() -> None:
@@ -161,8 +173,9 @@ def main() -> None:
     name = sys.argv.pop(1)
     target = TARGETS[name]
     os.environ.setdefault("RECONSTRUCT_NO_PROGRESS", "1")
-    if name in ("registry-dir", "docker-root"):
+    if name in STORE_TARGETS:
         stores.OUTSIDE_PATHS.update(stores.make_outside())
+        stores.OUTSIDE_PATHS.update(rootstores.make_outside_roots(stores.OUTSIDE_PATHS))
     atheris.Setup(sys.argv, target)
     atheris.Fuzz()
 

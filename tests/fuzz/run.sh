@@ -17,7 +17,7 @@ scratch=$(mktemp -d /dev/shm/reconstruct-fuzz-XXXXXX 2>/dev/null || mktemp -d "$
 trap 'rm -rf "$work" "$scratch"' EXIT
 export TMPDIR="$work"  # fuzz.py's scratch files too: libFuzzer exits without running atexit
 export RECONSTRUCT_FUZZ_SCRATCH="$scratch"
-for target in json archive layout repo-info registry-dir docker-root; do
+for target in json archive layout repo-info registry-dir docker-root containerd containers-storage; do
     mkdir -p "$work/$target"
     cp tests/fuzz/corpus/"$target"/* "$work/$target/" 2>/dev/null || true
     echo "fuzz: $target for ${seconds}s"
