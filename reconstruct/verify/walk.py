@@ -277,7 +277,8 @@ class StoreWalker:
                 if config is None:
                     fail(check, "it is not a JSON object")
         layers = [d if isinstance(d, dict) else {} for d in manifest.get("layers") or []]
-        self.image(group, config, layers, platform, descriptor.get("digest"))
+        config_digest = descriptor["digest"] if valid_digest(descriptor.get("digest")) else None
+        self.image(group, config, layers, platform, config_digest)
 
     def image(
         self,

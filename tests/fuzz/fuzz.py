@@ -19,8 +19,8 @@ structurally (digests and sizes that name other documents are recomputed, unless
 replaced them), then file-system edits — raw or empty files, folders where files are expected,
 symlinks inside the tree, out of it (to canary files and stores outside, whose names and
 contents hold a per-process secret), to devices, dangling or looping, FIFOs, deep nesting,
-extreme modification times. Beyond `show`, they also run what `ls`, `show --all` and `verify`
-run, and fail when the secret appears in any output or accepted error message, or when an
+extreme modification times. Beyond `show`, they also run what `ls`, `show --all`, `verify` and
+`files` run, and fail when the secret appears in any output or accepted error message, or when an
 output cannot be written as UTF-8. The trees go to RECONSTRUCT_FUZZ_SCRATCH (run.sh: a tmpfs
 folder it removes), else to the work folder.
 """
@@ -40,7 +40,7 @@ import atheris
 
 with atheris.instrument_imports():
     from reconstruct import api as service
-    from reconstruct.render import listing, verifyreport
+    from reconstruct.render import filesreport, listing, verifyreport
     from reconstruct.sources.base import SourceError
 
 ACCEPTED = (SourceError, LookupError, ValueError)
@@ -105,7 +105,8 @@ def _check(texts: list[str]) -> None:
 
 
 def _exercise_store(spec: str) -> None:
-    """What `show`, `ls`, `show --all` (the first few images) and `verify` run on `spec`."""
+    """What `show`, `ls`, `show --all` (the first few images), `verify` and `files` run on
+    `spec`."""
     seen: list[str] = []
     _exercise(spec, seen)
     try:
@@ -129,6 +130,12 @@ def _exercise_store(spec: str) -> None:
     else:
         seen += [verifyreport.render_text(report), verifyreport.render_json(report)]
         seen.append(str(report.exit_code))
+    try:
+        images = service.files(spec, workers=1)
+    except ACCEPTED as error:
+        seen.append(str(error))
+    else:
+        seen += [filesreport.render_text(spec, images), filesreport.render_json(spec, images)]
     _check(seen)
 
 

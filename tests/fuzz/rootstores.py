@@ -360,7 +360,7 @@ class ContainersStorageDecoder(StoreDecoder):
             name = next(iter(_split(LAYERS["layer_b"])[1]))
             tree[f"{unpacked}/{name}"] = ("link", str(self.outside["secret"]))
         else:  # a layer ID or a big data name that leads up
-            records = json.loads(self.blob("layers"))
+            records = self._fill(self.docs["layers"])  # as mutated, before its byte style
             if isinstance(records, list) and records and isinstance(records[-1], dict):
                 records[-1]["id"] = self.pick(["..", "../../outside/graph", "a/../..", "."])
                 tree[f"{driver}-layers/layers.json"] = json.dumps(records).encode()

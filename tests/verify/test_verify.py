@@ -292,6 +292,32 @@ def test_tampered_oci_layout_each_caught(tmp_path: Path):
     assert not any(c.normal for c in missing) and report.exit_code == 1
 
 
+@pytest.mark.parametrize("value", [["sha256:" + "0" * 64], {"a": 1}, 7, "sha256:short"])
+def test_a_config_digest_that_is_no_digest_is_a_mismatch(tmp_path: Path, value):
+    # found by the containers-storage fuzzer: a list here was used as a dictionary key
+    blobs = tmp_path / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": value},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": 1,
+                        "digest": "sha256:" + "0" * 64}],
+        }
+    ).encode()  # fmt: skip
+    (blobs / sha256(manifest)[7:]).write_bytes(manifest)
+    descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": sha256(manifest), "size": len(manifest)}  # fmt: skip
+    (tmp_path / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "manifests": [descriptor]})
+    )
+    report = verify(f"oci:{tmp_path}")
+    (bad,) = of(report, "config")
+    assert bad.verdict is Verdict.MISMATCH and bad.reason == "the manifest names no config"
+    assert report.exit_code == 1
+
+
 def test_tampered_legacy_docker_save_each_caught(tmp_path: Path):
     files = {}
     with tarfile.open(need(LEGACY_SAVE)) as tar:
