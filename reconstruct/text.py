@@ -110,9 +110,13 @@ def short_digest(digest: str | None, length: int = 12) -> str:
 # Images are untrusted: what a terminal acts on (C0 controls but tab and newline, CR included;
 # DEL; the C1 controls U+0080-U+009F, CSI U+009B among them) and the Unicode bidi controls that
 # reorder what is shown (ALM, LRM/RLM, embeddings and overrides U+202A-U+202E, isolates
-# U+2066-U+2069) never reach it raw. Text with none of them (every ordinary document) is only
-# scanned, in C, and returned as it is: byte for byte the same output.
-_UNSAFE_CLASS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+# U+2066-U+2069) never reach it raw. Nor do lone surrogates (a JSON `\udc9b`, a tar name's
+# byte that is not UTF-8, kept by surrogateescape): written out they become that raw byte (0x9b
+# is CSI) or stop the output. Text with none of them (every ordinary document) is only scanned,
+# in C, and returned as it is: byte for byte the same output.
+_UNSAFE_CLASS = (
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _UNSAFE = re.compile(_UNSAFE_CLASS)
 _UNSAFE_RUN = re.compile(_UNSAFE_CLASS + "+")
 _UNSAFE_CODES = [
@@ -124,6 +128,7 @@ _UNSAFE_CODES = [
     0x200F,
     *range(0x202A, 0x202F),
     *range(0x2066, 0x206A),
+    *range(0xD800, 0xE000),
 ]
 _TEXT_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _UNSAFE_CODES}
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _UNSAFE_CODES}
@@ -152,15 +157,17 @@ def _escaped(text: str, table: dict[int, str]) -> str:
 
 
 def terminal_safe(text: str) -> str:
-    """`text` with every terminal and bidi control spelled out in hex, `\\xHH` below U+0100
-    and `\\uHHHH` above (`\\x1b`, `\\x0d`, `\\x9b`, `\\u202e`); tab and newline are kept.
+    """`text` with every terminal and bidi control and every lone surrogate spelled out in hex,
+    `\\xHH` below U+0100 and `\\uHHHH` above (`\\x1b`, `\\x0d`, `\\x9b`, `\\u202e`, `\\udc9b`);
+    tab and newline are kept.
     Text holding none is returned unchanged."""
     return _escaped(text, _TEXT_ESCAPES)
 
 
 def json_safe(json_text: str) -> str:
     """JSON text with what json.dumps(ensure_ascii=False) leaves raw (DEL, C1 and bidi
-    controls; C0 too, were any there) written as `\\uXXXX` escapes: the same JSON value, which
-    decodes to the exact original strings, with nothing a terminal acts on. json.dumps puts such
-    characters only inside strings, where the escape means the same character."""
+    controls, lone surrogates; C0 too, were any there) written as `\\uXXXX` escapes: the same
+    JSON value, which decodes to the exact original strings, with nothing a terminal acts on.
+    json.dumps puts such characters only inside strings, where the escape means the same
+    character."""
     return _escaped(json_text, _JSON_ESCAPES)

@@ -85,7 +85,7 @@ def artifact_uri(image: ImageAudit) -> str:
 def _segment(part: str) -> str:
     if part in (".", ".."):
         return part.replace(".", "%2E")
-    return quote(part, safe="-._~@+")
+    return quote(part, safe="-._~@+", errors="surrogatepass")  # a lone surrogate: its bytes
 
 
 def _rule(rule_id: str) -> dict[str, object]:
@@ -123,7 +123,9 @@ def _result(
         else f"{image.config_digest or image.label}/config"
     )
     what = hashlib.sha256(
-        "\0".join([finding.rule, uri, finding.evidence or finding.reason]).encode()
+        "\0".join([finding.rule, uri, finding.evidence or finding.reason]).encode(
+            "utf-8", "surrogatepass"
+        )
     ).hexdigest()
     seen[what] += 1
     return {

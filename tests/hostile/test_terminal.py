@@ -493,3 +493,80 @@ def test_ordinary_output_is_unchanged(sources, tmp_path):
     document = plain.read_text()
     result = clean("show", f"repo-info:{plain}")
     assert result.code == 0 and result.out == document, result
+
+
+# --- lone surrogates: a JSON `\udc9b` escape, a tar name's byte that is not UTF-8 -------------
+# Written out with surrogateescape they would be that raw byte (0x9b: the 8-bit CSI, and not
+# UTF-8); any other (`\ud800`) would stop the output. Both are spelled out, and JSON keeps them.
+LONE = "\udc9b[31mX\ud800"
+RAW_NAME = "etc/raw\udc9b[31m\udcff"  # in a ustar header: the bytes 0x9b and 0xff
+
+
+def _surrogate_config(layer: bytes) -> dict:
+    config = _config(layer)
+    config["config"] = {
+        "Labels": {f"k{LONE}": f"v{LONE}"},
+        "ExposedPorts": {f"80/tcp{LONE}": {}},
+        "Volumes": {f"/v{LONE}": {}},
+        "User": f"u{LONE}",
+    }
+    config["history"][0]["created_by"] += LONE
+    return config
+
+
+@pytest.fixture(scope="module")
+def lone_sources(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("surrogates")
+    layer = tar_bytes([(RAW_NAME, b"x\n"), ("etc/plain", b"y\n")], format=tarfile.GNU_FORMAT)
+    config = json.dumps(_surrogate_config(layer)).encode()  # ensure_ascii: `\udc9b` escapes
+    config_name = sha256_digest(config)[7:] + ".json"
+    manifest = [{"Config": config_name, "RepoTags": [f"{NAME}:t\udc9b2J"], "Layers": ["l.tar"]}]
+    members = [
+        (config_name, config),
+        ("l.tar", layer),
+        ("manifest.json", json.dumps(manifest).encode()),
+    ]
+    (folder / "image.tar").write_bytes(tar_bytes(members, format=tarfile.PAX_FORMAT))
+    (folder / "config.json").write_bytes(config)
+    return {
+        "docker-archive": f"docker-archive:{folder / 'image.tar'}",
+        "json": f"json:{folder / 'config.json'}",
+        "oci": f"oci:{oci_layout(folder / 'layout', tag='t' + LONE.replace('[', '_'))}",
+    }
+
+
+LONE_COMMANDS = [
+    ("show",), ("show", "-f", "json"), ("show", "-f", "jsonl"), ("show", "-f", "dockerfile"),
+    ("ls",), ("ls", "--json"), ("verify",), ("verify", "-f", "json"), ("audit",),
+    ("audit", "-f", "json"), ("audit", "-f", "sarif"), ("audit", "--files"),
+    ("audit", "--files", "-f", "sarif"), ("files",), ("files", "-f", "json"),
+    ("files", "-f", "jsonl"),
+]  # fmt: skip
+
+
+# a bare config has no layer to list, and ls and verify name it by its path and digest only
+LONE_CASES = [
+    (source, command)
+    for source in ("docker-archive", "json", "oci")
+    for command in LONE_COMMANDS
+    if source != "json" or (command[0] in ("show", "audit") and "--files" not in command)
+]
+
+
+@pytest.mark.parametrize(
+    "source,command", LONE_CASES, ids=[f"{s}-{' '.join(c)}" for s, c in LONE_CASES]
+)
+def test_lone_surrogates_are_spelled_out_and_kept_in_json(lone_sources, source, command):
+    result = clean(command[0], lone_sources[source], *command[1:])
+    assert result.code in (0, 1), result
+    if "jsonl" in command or "--json" in command:
+        values = [json.loads(line) for line in result.out.splitlines() if line.strip()]
+    elif "json" in command or "sarif" in command:
+        values = [json.loads(result.out)]
+    else:  # where the text shows a tag, a file name or an exposed port, it is spelled out
+        shows = command[0] in ("ls", "files", "verify") or command == ("audit", "--files")
+        if shows or command == ("audit",):
+            assert "\\udc9b" in result.out, result
+        return
+    found = [s for value in values for s in strings(value)]
+    assert any("\udc9b" in s for s in found), found[:40]  # the exact text, as JSON escapes

@@ -1,7 +1,8 @@
 """One CLI run under GNU time with a time and memory limit, and the checks every hostile input
 must pass whatever it is: exit 0, 1 or 2; one `reconstruct: ` line on 2; no traceback or
 "internal error"; no terminal control character (ESC, CSI/OSC, C0 but tab and newline, DEL,
-C1) and no bidi override in stdout or stderr."""
+C1) and no bidi override in stdout or stderr, and both valid UTF-8 (a byte that is not, 0x9b
+among them, is a C1 control to many terminals: a lone surrogate written with surrogateescape)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e
 @dataclass
 class Limited:
     code: int
-    out: str
+    out: str  # decoded with U+FFFD for what is not UTF-8 (`valid_utf8` says whether any was)
     err: str
     peak_kb: int
     args: tuple[str, ...]
+    valid_utf8: bool = True
 
     def __repr__(self) -> str:  # what a failing assertion shows
         return f"exit {self.code} for {self.args}\nstdout: {self.out[:2000]!r}\nstderr: {self.err[:2000]!r}"
@@ -81,6 +83,7 @@ def run_limited(
         done.stderr.decode(errors="replace"),
         peak,
         tuple(map(str, args)),
+        _valid_utf8(done.stdout, done.stderr),
     )
     check_output(result.args, result.out, result.code)  # JSON outputs against their schemas
     return result
@@ -126,15 +129,26 @@ def run_piped(chunks: Iterator[bytes], *args: str, timeout: float = TIME_LIMIT) 
         writer.join(timeout=10)
         out.seek(0)
         err.seek(0)
+        stdout, stderr = out.read(), err.read()
         lines = Path(measure.name).read_text().strip().splitlines()
         peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
         return Limited(
             code,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
+            stdout.decode(errors="replace"),
+            stderr.decode(errors="replace"),
             peak,
             args,
+            _valid_utf8(stdout, stderr),
         )
+
+
+def _valid_utf8(*streams: bytes) -> bool:
+    try:
+        for stream in streams:
+            stream.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def assert_clean(result: Limited, memory_kb: int = MEMORY_LIMIT_KB) -> None:
@@ -142,6 +156,7 @@ def assert_clean(result: Limited, memory_kb: int = MEMORY_LIMIT_KB) -> None:
     assert result.code in (0, 1, 2), result
     assert "Traceback" not in result.err, result
     assert "internal error" not in result.err, result
+    assert result.valid_utf8, f"an output is not UTF-8: {result!r}"
     if result.code == 2:
         assert result.err.startswith("reconstruct: ") and result.err.count("\n") == 1, result
     for stream, text in (("stdout", result.out), ("stderr", result.err)):
