@@ -562,7 +562,10 @@ def listing(
 
 
 def _pax_number(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() and len(value) <= 20 else None
+    # ASCII digits only: str.isdigit() admits "²", which int() refuses
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 20:
+        return None
+    return int(value)
 
 
 def _indexed_name(entry: _Entry) -> str | None:

@@ -115,11 +115,14 @@ def _write(
     try:
         for job, (data, error) in results:
             try:
-                if data is None:
-                    raise _Failed(error or "no document")
-                tree.document(job, data)
-                summary.images += 1
-            except (_Failed, OSError) as problem:
+                if data is None:  # the worker's one line: said as it is, not as a bug
+                    summary.failed += 1
+                    failed.add(job.repo)
+                    reporter.failure(printable(f"{job.spec}: {job.label}"), error or "no document")
+                else:
+                    tree.document(job, data)
+                    summary.images += 1
+            except OSError as problem:
                 summary.failed += 1
                 failed.add(job.repo)
                 reporter.failure(printable(f"{job.spec}: {job.label}"), one_line(problem))
@@ -127,10 +130,6 @@ def _write(
     finally:
         results.close()  # the pool is stopped here, not whenever the generator is collected
     _finish(tree, planned, failed, reporter, era)
-
-
-class _Failed(Exception):
-    """An image a worker could not read or render (its message is already one line)."""
 
 
 def _finish(

@@ -285,7 +285,9 @@ class DockerRootSource(Source):
             if recorded is not None and not valid_digest(recorded):
                 recorded = None  # what the file holds is never shown: only a digest is
             unreadable = recorded is None and (folder / "diff").exists()
-            image.layers.append(UnpackedLayer(diff_id, True, recorded, unreadable))
+            image.layers.append(
+                UnpackedLayer(diff_id, True, recorded, unreadable, _size_problem(folder))
+            )
             found = _reassembly(driver, folder)
             if found is not None:
                 cache_id, reassembly = found
@@ -405,7 +407,7 @@ class DockerRootSource(Source):
                 missing.append(layer.diff_id)
             else:
                 size = _record(folder / "size", image)
-                if size is not None and size.isdigit() and len(size) < 20:
+                if size is not None and size.isascii() and size.isdigit() and len(size) < 20:
                     layer.uncompressed_size = int(size)
                 elif size is not None:
                     image.warnings.append(f"layerdb {chain_id}'s size is not a number")
@@ -498,6 +500,18 @@ def _read_file(path: InputPath, limit: int = MAX_METADATA_BYTES) -> bytes | None
     """A small file's bytes, None when absent; a one-line SourceError when unreadable (a FIFO,
     a device, a symlink out of the data root, too large)."""
     return read_optional_file(path, "docker-root:", limit)
+
+
+def _size_problem(folder: InputPath) -> str | None:
+    """Why a layer's layerdb `size` is no size (None: a number, or no record). Its value, the
+    unpacked files' size by the driver's count, is not the tar stream's: only its form is
+    checked."""
+    size = read_text_file(folder / "size", MAX_SMALL_FILE)
+    if size is None:
+        return "its layerdb size cannot be read" if (folder / "size").exists() else None
+    if not (size.isascii() and size.isdigit() and len(size) < 20):
+        return "its layerdb size is not a number"
+    return None
 
 
 def _record(path: InputPath, image: Image) -> str | None:

@@ -47,6 +47,7 @@ class UnpackedLayer:
     present: bool  # the store keeps this layer
     recorded: str | None  # what the store records as its diff_id (None: nothing readable)
     record_unreadable: bool = False  # a record is there but is not a digest
+    size_problem: str | None = None  # its size record is there but is no number
 
 
 @dataclass
@@ -74,6 +75,7 @@ class KeptLayer:
     incomplete: bool = False  # an interrupted write the store will remove
     diff_size: int | None = None  # the size recorded of its tar stream
     reassembly: Reassembly | None = None  # where its tar stream can be rebuilt from
+    size_problem: str | None = None  # a recorded size that is no number: verify fails
 
 
 Root = DescriptorRoot | MemberImage | UnpackedImage | LoneDocument

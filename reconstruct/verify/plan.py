@@ -289,6 +289,8 @@ def _unpacked_image(plan: Plan, image: UnpackedImage, kept: dict) -> Group:
         elif layer.record_unreadable:
             result.verdict = Verdict.MISMATCH
             result.reason = "layerdb's diff record is not a readable digest"
+        elif layer.size_problem:
+            result.verdict, result.reason = Verdict.MISMATCH, layer.size_problem
         elif (found := kept.get((image.image_id, position))) and found.reassembly is not None:
             reassemble(plan, result, found, layer.diff_id)
         else:

@@ -382,6 +382,9 @@ def kept_layer_check(check: Check, kept: KeptLayer, diff_id: str | None) -> None
     if kept.incomplete:
         check.verdict = Verdict.MISSING
         check.reason = f"kept as layer {kept.layer_id}, whose writing never completed"
+    elif kept.size_problem:
+        check.verdict = Verdict.MISMATCH
+        check.reason = f"kept unpacked as layer {kept.layer_id}: {kept.size_problem}"
     elif kept.diff_id is None:
         check.reason = (
             f"kept unpacked as layer {kept.layer_id}, which records no diff_id: "

@@ -382,6 +382,25 @@ def _layout(
     return folder
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "-1", "1e3"])
+def test_a_pax_number_that_is_no_ascii_number_is_unknown(tmp_path, value):
+    # str.isdigit() takes "²" and "٣", which int() refuses: the command stopped, quoting it
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("etc/odd")
+        info.size, info.pax_headers = 2, {"uid": value, "gid": value}
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    layout = _layout(tmp_path / "layout", [buffer.getvalue()])
+    for command in (
+        ["files", f"oci:{layout}", "--format", "json"],
+        ["audit", "--files", f"oci:{layout}"],
+    ):
+        result = run(*command)
+        assert result.code == 0, result
+    (entry,) = listed_entries(files_json(f"oci:{layout}")["images"][0]["steps"][0])
+    assert entry[1] == "etc/odd", entry
+
+
 def test_whiteouts_opaque_folders_and_hidden_bytes(tmp_path):
     base = _tar(
         [

@@ -59,6 +59,15 @@ def test_show_and_verify_stay_inside(name):
                 assert result.code == 0, result
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_mirror_stays_inside_and_says_why_an_image_is_left_out(name, tmp_path):
+    attack = CASES[name]
+    result = run_limited("mirror", attack.spec, str(tmp_path / "out"), "--jobs", "1", timeout=30)
+    assert_clean(result)  # an image it cannot read is a failure, said in one line, not a bug
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.md"))
+    assert "CANARY" not in result.out + result.err + written, result
+
+
 def _opened(*args: str) -> list[str]:
     """Every path a run of the CLI opened, as the kernel resolved it (strace -y)."""
     need_tools("strace")

@@ -354,7 +354,11 @@ def build(folder: Path) -> dict[str, Attack]:
     cases["root-repositories-out"] = Attack(f"docker-root:{path}")
     path = _data_root(case("root-size-dev-zero"))
     _link(path / layer_dir / "size", "/dev/zero")
-    cases["root-size-dev-zero"] = Attack(f"docker-root:{path}", show_ok=True, verify_fails=False)
+    cases["root-size-dev-zero"] = Attack(f"docker-root:{path}", show_ok=True)
+    for kind, text in (("superscript", "\u00b2"), ("text", "many"), ("negative", "-5")):
+        path = _data_root(case(f"root-size-{kind}"))  # no number: said, and verify fails
+        _write(path / layer_dir / "size", text.encode())
+        cases[f"root-size-{kind}"] = Attack(f"docker-root:{path}", show_ok=True)
     path = _data_root(case("root-imagedb-out"))
     _link(path / "image/overlay2/imagedb", outside / "root/image/overlay2/imagedb")
     cases["root-imagedb-out"] = Attack(f"docker-root:{path}")
@@ -449,6 +453,14 @@ def build(folder: Path) -> dict[str, Attack]:
     path = _graph_root(case("cs-tar-split-fifo"))
     _special(path / tar_split, "fifo")
     cases["cs-tar-split-fifo"] = Attack(f"containers-storage:{path}", show_ok=True)
+
+    for kind, size in (("infinite", "1e400"), ("text", '"40"'), ("fraction", "1.5")):
+        path = _graph_root(case(f"cs-diff-size-{kind}"))  # no size: verify fails
+        records = path / "vfs-layers" / "layers.json"
+        records.write_text(
+            records.read_text().replace('"diff-size": ', f'"diff-size": {size}, "x": ')
+        )
+        cases[f"cs-diff-size-{kind}"] = Attack(f"containers-storage:{path}", show_ok=True)
 
     # --- folders of blobs, repo-info checkouts, build contexts
     path = _blob_folder(case("json-blobs-out"))

@@ -312,6 +312,7 @@ class ContainersStorageSource(Source):
                     layer.incomplete,
                     layer.diff_size,
                     self._reassembly(record.driver, layer),
+                    layer.size_problem,
                 )
         return view
 

@@ -121,6 +121,7 @@ class LayerRecord:
     compression: str | None  # None: uncompressed or unknown
     created: str | None
     incomplete: bool  # an interrupted write containers/storage will remove
+    size_problem: str | None = None  # a recorded diff-size that is no size (verify fails)
 
 
 def _string(value: Any) -> str | None:
@@ -135,6 +136,14 @@ def _size(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
+
+
+def _size_problem(value: Any) -> str | None:
+    """Why a recorded diff-size is no size (absent, or -1 for unknown as containers/storage
+    writes it, is none)."""
+    if value is None or (value == -1 and type(value) is int) or _size(value) is not None:
+        return None
+    return "its recorded diff-size is not a size in bytes"
 
 
 def _records(path: InputPath, what: str) -> list[dict[str, Any]] | None:
@@ -202,6 +211,7 @@ def layer_record(value: dict[str, Any]) -> LayerRecord | None:
         compression=COMPRESSION.get(compression) if isinstance(compression, int) else None,
         created=_string(value.get("created")),
         incomplete=flags.get("incomplete") is True,
+        size_problem=_size_problem(value.get("diff-size")),
     )
 
 
