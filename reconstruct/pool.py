@@ -122,9 +122,13 @@ def _start_worker(
     global _stop_flag
     die_with_parent(parent)
     _stop_flag = stop_flag
-    # A forked worker inherits its parent's handlers; a parent's cleanup on SIGTERM (mirror
-    # removes its temp files) is not the worker's to run.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C and `kill -TERM -PGID` reach the whole process group. A worker they killed could
+    # leave its result half written in the pipe the workers share, and the pool's thread (and
+    # the parent's shutdown) would wait for the rest forever; a forked worker would also run
+    # its parent's cleanup (mirror removes its temp files). The parent handles both and stops
+    # the pool (`Pool.stop`); workers die with it whatever kills it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if initializer is not None:
         initializer(*initargs)
 

@@ -296,6 +296,8 @@ def mirror_command(
     from ..mirror import mirror
     from .progress import ConsoleReporter
 
+    if not outdir:  # Path("") is the current folder: a slip, not a choice
+        raise UserError("OUTDIR is empty: name a folder (`.` for this one)")
     with ConsoleReporter(sys.stderr) as reporter:
         summary = mirror(
             source,
@@ -486,6 +488,11 @@ def report_command(
 
     if output != "-":
         _check_output(output)  # before the work: a typo in the folder costs nothing
+        from pathlib import Path
+
+        from ..mirror.plan import check_file_outside
+
+        check_file_outside(Path(output), [source] + ([against] if against else []))
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     report = service.report(
         source,

@@ -293,6 +293,10 @@ class Outdir:
                 opened = os.fstat(fd)
                 if not stat.S_ISREG(opened.st_mode):
                     raise _refusal(self.fd, LOCK_NAME, shown, "a regular file")
+                if opened.st_nlink > 1 or not _holds_a_pid(fd, opened):
+                    # a hard link (to a file outside OUTDIR) or a file that is no lock (an
+                    # input saved there): truncated, it would be lost
+                    raise Refused(f"{shown} is not a mirror's lock; mirror leaves it alone")
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -324,6 +328,14 @@ class Outdir:
         finally:
             os.close(self._lock)
             self._lock = -1
+
+
+def _holds_a_pid(fd: int, opened: os.stat_result) -> bool:
+    """Whether the lock file is empty or holds what a mirror writes there: its pid."""
+    if opened.st_size == 0:
+        return True
+    text = os.pread(fd, 32, 0) if opened.st_size <= 32 else b"x"
+    return text.strip().isdigit() and text.isascii()
 
 
 def _holder(fd: int) -> str:

@@ -70,10 +70,30 @@ def check_outdir(outdir: Path, spec: str) -> None:
         raise SourceError(f"{outdir} exists and is not a directory")
     path = input_path(spec)
     if path is None or str(path) == "-" or not path.exists():
+        _resolved(outdir)  # a link loop: one line here, not where it is first opened
         return
-    source, out = path.resolve(), outdir.resolve()
+    source, out = _resolved(path), _resolved(outdir)
     if out.is_relative_to(source) or source.is_relative_to(out / "repos"):
         raise SourceError(f"{outdir} overlaps the source {path}; choose another OUTDIR")
+
+
+def check_file_outside(output: Path, specs: list[str]) -> None:
+    """Bad input: a file to write (`report -o`) that is one of the inputs or inside one."""
+    target = _resolved(output.parent) / output.name
+    for spec in specs:
+        path = input_path(spec)
+        if path is None or str(path) == "-" or not path.exists():
+            continue
+        source = _resolved(path)
+        if target == source or target.is_relative_to(source):
+            raise SourceError(f"{output} is in the input {path}: inputs are only read")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
+        raise SourceError(f"{path}: cannot be resolved (a loop of symbolic links)") from None
 
 
 @dataclass(frozen=True)

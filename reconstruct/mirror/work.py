@@ -8,7 +8,6 @@ KB each) come back.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -79,12 +78,7 @@ def _executor(workers: int) -> Executor:
     # with this process. The executor forks all of them before it starts its own thread, and
     # the parent runs no other (the progress bar is redrawn from the main loop): nothing is
     # forked holding a lock.
-    return process_pool(workers, _leave_interrupts_to_the_parent)
-
-
-def _leave_interrupts_to_the_parent() -> None:
-    """Ctrl-C reaches the whole process group: the parent stops the pool, workers say nothing."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return process_pool(workers)
 
 
 def chunks(jobs: list[Job], size: int) -> Iterator[list[Job]]:

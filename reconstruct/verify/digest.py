@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -139,8 +138,6 @@ def measure(
 def _start_worker(counter: Any) -> None:
     global _progress_counter
     _progress_counter = counter
-    # Ctrl-C is the parent's to handle (it stops the workers); a worker would print a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _report_to_parent(count: int) -> None:

@@ -242,6 +242,33 @@ def test_a_link_at_the_lock_file_is_refused(small, tmp_path):
     assert not (out / "repos").exists()
 
 
+@pytest.mark.parametrize("planted", ["hard link", "an input saved there"])
+def test_a_lock_file_that_is_no_lock_is_left_alone(small, tmp_path, planted):
+    # truncated to hold the pid, a hard link's target outside OUTDIR (or a file the user keeps
+    # there, even the archive being mirrored) would be lost
+    canary = make_canary(tmp_path / "canary")
+    out = tmp_path / "out"
+    out.mkdir()
+    if planted == "hard link":
+        os.link(canary / "latest.md", out / LOCK)
+    else:
+        (out / LOCK).write_bytes(b"ustar archive bytes" * 100)
+    before, kept = state(canary), (out / LOCK).read_bytes()
+    result = mirror_limited(small, out)
+    assert result.code == 2 and f"{LOCK} is not a mirror's lock" in result.err, result
+    assert state(canary) == before and (out / LOCK).read_bytes() == kept
+    assert not (out / "repos").exists()
+
+
+def test_an_outdir_that_is_a_link_loop_or_empty_is_one_line(small, tmp_path):
+    (tmp_path / "loop").symlink_to("loop")
+    result = mirror_limited(small, tmp_path / "loop")
+    assert result.code == 2 and "loop of symbolic links" in result.err, result
+    result = run_limited("mirror", str(small), "", cwd=tmp_path)
+    assert result.code == 2 and "OUTDIR is empty" in result.err, result
+    assert not (tmp_path / "repos").exists()
+
+
 def test_outdir_itself_may_be_a_link(small, clean_small, tmp_path):
     real = tmp_path / "real"
     real.mkdir()
@@ -434,6 +461,27 @@ def test_sigterm_and_sigint_remove_temp_files_and_stop_the_workers(big, tmp_path
     assert (out / "repos").is_dir()
     assert temps(out) == []
     assert not (out / LOCK).exists()
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_group_never_hangs_the_pool(big, tmp_path, number):
+    # Ctrl-C (and `kill -TERM -PGID`) reach the workers too: a worker killed mid-write left its
+    # result half in the pool's pipe, and the parent waited for the rest forever (1 run in 5)
+    chance = random.Random(number)
+    for attempt in range(6):
+        out = tmp_path / f"out{attempt}"
+        marker = uuid.uuid4().hex
+        process = start_mirror(big, out, marker, "--jobs", "4")
+        assert wait_for(lambda mark=marker: len(marked(mark)) >= 3, 30), "no workers"
+        time.sleep(chance.uniform(0.1, 1.0))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, number)
+        try:
+            _, err = process.communicate(timeout=30)
+        finally:
+            assert_none_survive(marker, process)
+        assert b"Traceback" not in err, err
+        assert temps(out) == [] and not (out / LOCK).exists()
 
 
 def test_temp_files_of_a_killed_run_are_removed_by_the_next(small, clean_small, tmp_path):

@@ -427,6 +427,27 @@ def test_bad_input_writes_nothing_and_exits_2(layout, tmp_path):
     assert list(folder.iterdir()) == []
 
 
+def test_the_output_is_never_inside_an_input(layout, tmp_path):
+    copy = shutil.copytree(layout, tmp_path / "copy", symlinks=True)
+    upstream = tmp_path / "upstream.md"
+    upstream.write_text(run("show", copy).out)
+    before = {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()}
+    index = copy / "index.json"
+    for args in (
+        ("report", copy, "-o", copy / "report.html"),  # a new file inside the layout
+        ("report", copy, "-o", index),  # one of its own files
+        ("report", copy, "-o", tmp_path / "link" / "index.json"),  # through a link to it
+        ("report", copy, "--against", upstream, "-o", upstream),  # the upstream document
+    ):
+        (tmp_path / "link").unlink(missing_ok=True)
+        (tmp_path / "link").symlink_to(copy)
+        result = run(*args)
+        assert_one_line_error(result)
+        assert "inputs are only read" in result.err, result
+    assert {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()} == before
+    assert upstream.read_text().startswith("## ")
+
+
 def test_the_output_is_replaced_whole_and_nothing_else_is_written(layout, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
