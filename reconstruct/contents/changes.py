@@ -62,7 +62,10 @@ class Below:
 
     def empty_folder(self, path: str) -> int:
         """What an opaque marker hides: everything below `path`, not `path` itself."""
-        return sum(self.remove_tree(child) for child in list(self.children.get(path, ())))
+        # the folder's set is dropped, not emptied: an emptied set keeps its table, and a
+        # layer repeating the marker would walk it again each time
+        children = self.children.pop(path, None)
+        return sum(self.remove_tree(child) for child in children) if children else 0
 
 
 @dataclass

@@ -37,6 +37,8 @@ class JsonFilesSource(Source):
         self.config = config
         if not path.exists():
             raise SourceError(f"json: {path} does not exist")
+        if not path.is_dir() and not path.is_file():  # read as a folder, its parent would be
+            raise SourceError(f"json: {path} is neither a regular file nor a folder")
         self.folder = InputPath.of(path if path.is_dir() else path.parent)
         self.store = DirectoryBlobStore(self.folder, BLOB_NAMES)
 

@@ -20,6 +20,7 @@ import pytest
 
 from tests.plugins.engines.images import BUILDAH_LAYERS
 from tests.support.clirun import assert_one_line_error, run
+from tests.support.limits import assert_clean, run_limited
 
 CHANGES = "reconstruct-test/changes:1"
 CHANGES_DOCKERFILE = """\
@@ -399,6 +400,21 @@ def test_a_pax_number_that_is_no_ascii_number_is_unknown(tmp_path, value):
         assert result.code == 0, result
     (entry,) = listed_entries(files_json(f"oci:{layout}")["images"][0]["steps"][0])
     assert entry[1] == "etc/odd", entry
+
+
+def test_a_repeated_opaque_marker_costs_once(tmp_path):
+    # 100,000 files, then 100,000 copies of the marker hiding them: each copy walked the
+    # emptied folder's whole table again (quadratic: minutes); now seconds, bounded like any
+    # listing by run_limited's time and memory
+    files = [(f"x/{n}", b"", 0o644) for n in range(100_000)]
+    markers = [("x/.wh..wh..opq", b"", 0o644)] * 100_000
+    layout = _layout(tmp_path / "layout", [_tar(files), _tar(markers)])
+    result = run_limited("files", f"oci:{layout}", "--jobs", "1", "--format", "json")
+    assert_clean(result)
+    assert result.code == 0, result
+    first, second = json.loads(result.out)["images"][0]["steps"]
+    assert len(first["entries"]) == 100_000
+    assert {e["change"] for e in second["entries"]} == {"opaque"}
 
 
 def test_whiteouts_opaque_folders_and_hidden_bytes(tmp_path):

@@ -472,6 +472,9 @@ def build(folder: Path) -> dict[str, Attack]:
     for name in ("config", "manifest", "index"):
         (path / f"sha256:{_hex(name)}").unlink()
     cases["json-subfolder-out"] = Attack(f"json:{path}")
+    path = _blob_folder(case("json-named-fifo"))  # read as a folder, its parent would be
+    _special(path / "pipe", "fifo")
+    cases["json-named-fifo"] = Attack(f"json:{path / 'pipe'}", commands=("show", "ls", "verify"))
     path = _blob_folder(case("json-nested-deep"))
     deep_folders(path, 1500)
     cases["json-nested-deep"] = Attack(f"json:{path}")
