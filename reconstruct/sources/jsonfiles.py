@@ -89,10 +89,14 @@ class JsonFilesSource(Source):
     def _roots(self) -> list[str]:
         """Digests of the blobs no other blob refers to: the images and indexes at the top."""
         documents: dict[str, dict] = {}
+        unreadable: list[str] = []  # a top index or manifest among them is not lost silently
         for folder, _, files in self.folder.walk():
             for name in files:
                 path = folder / name
                 digest = _digest_from_name(path)
+                if digest is not None and path.problem() is not None:
+                    unreadable.append(digest)
+                    continue
                 if digest is None or not path.is_file() or path.stat().st_size > MAX_METADATA_BYTES:
                     continue
                 try:
@@ -109,6 +113,9 @@ class JsonFilesSource(Source):
         tops = [
             d for d, doc in documents.items() if d not in referenced and kind_of(doc) != "unknown"
         ]
+        # what cannot be read may be a top (verify then says why it fails); blobs below a top
+        # that is read are reached from it
+        tops += [d for d in unreadable if d not in referenced]
         if not tops:
             raise SourceError(f"json: no config, manifest or index found in {self.path}")
         return tops

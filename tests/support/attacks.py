@@ -472,6 +472,17 @@ def build(folder: Path) -> dict[str, Attack]:
     for name in ("config", "manifest", "index"):
         (path / f"sha256:{_hex(name)}").unlink()
     cases["json-subfolder-out"] = Attack(f"json:{path}")
+    for kind in ("fifo", "device", "out"):  # the top blob: never left out of verify silently
+        if kind == "device" and not root:
+            continue
+        path = _blob_folder(case(f"json-index-{kind}"))
+        top = path / f"sha256:{_hex('index')}"
+        if kind == "out":
+            top.unlink()
+            _link(top, secret)
+        else:
+            _special(top, kind)
+        cases[f"json-index-{kind}"] = Attack(f"json:{path}")
     path = _blob_folder(case("json-named-fifo"))  # read as a folder, its parent would be
     _special(path / "pipe", "fifo")
     cases["json-named-fifo"] = Attack(f"json:{path / 'pipe'}", commands=("show", "ls", "verify"))
