@@ -42,7 +42,7 @@ from .base import (
     split_path_selector,
 )
 from .partial import resolve
-from .view import BlobView, stored_view
+from .view import BlobView, descriptor_roots, stored_view
 
 DEFAULT_ROOT = Path("/var/lib/containerd")
 CONTENT = "io.containerd.content.v1.content"
@@ -70,6 +70,9 @@ class ImageRecord:
     digest: str | None  # the target descriptor's (None: unreadable)
     media_type: str | None
     size: int | None
+    # the size as recorded, for verify: a negative one kept, "malformed" for an unreadable
+    # varint (None: no size recorded)
+    recorded_size: int | str | None = None
 
 
 def go_varint(data: bytes) -> int | None:
@@ -127,6 +130,9 @@ def read_records(database: BoltDB, namespaces: tuple[str, ...] | None) -> list[I
                     digest=digest if valid_digest(digest) else None,
                     media_type=_text(values.get(b"mediatype"), 255),
                     size=size if size is not None and size >= 0 else None,
+                    recorded_size=size
+                    if size is not None or b"size" not in values
+                    else "malformed",
                 )
             )
     return records
@@ -249,7 +255,21 @@ class ContainerdImages:
         return Target(reference, root)
 
     def blobs(self, references: list[Reference]) -> BlobView:
-        return stored_view(references, self.store)
+        view = stored_view([ref for ref in references if not ref.digest], self.store)
+        # meta.db's target descriptor, its size and media type checked as an index entry's are
+        found = [(ref, self._descriptor(ref)) for ref in references if ref.digest]
+        view.roots[:0] = descriptor_roots(found)
+        return view
+
+    def _descriptor(self, reference: Reference) -> dict[str, object]:
+        record = self.record_of(reference)
+        descriptor: dict[str, object] = {"digest": reference.digest}
+        if record is not None and record.digest == reference.digest:
+            if record.recorded_size is not None:
+                descriptor["size"] = record.recorded_size
+            if record.media_type:
+                descriptor["mediaType"] = record.media_type
+        return descriptor
 
 
 class ContainerdSource(Source):

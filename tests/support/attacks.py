@@ -200,13 +200,13 @@ def _data_root(folder: Path) -> Path:
 CACHE_ID = "c" * 64
 
 
-def _containerd_root(folder: Path) -> Path:
-    """containerd's own root: meta.db naming `docker.io/library/evil:1` in namespace k8s.io,
-    and the content store."""
+def _containerd_root(folder: Path, size: int | bytes | None = None) -> Path:
+    """containerd's own root: meta.db naming `docker.io/library/evil:1` in namespace k8s.io
+    (its target's size as given, else the manifest's), and the content store."""
     from tests.support.boltwrite import containerd_meta
 
-    target = (digest(IMAGE["manifest"]), "application/vnd.oci.image.manifest.v1+json",
-              len(IMAGE["manifest"]))  # fmt: skip
+    size = len(IMAGE["manifest"]) if size is None else size
+    target = (digest(IMAGE["manifest"]), "application/vnd.oci.image.manifest.v1+json", size)
     meta = containerd_meta({"k8s.io": {"docker.io/library/evil:1": target}})
     _write(folder / "io.containerd.metadata.v1.bolt" / "meta.db", meta)
     for name in ("layer", "config", "manifest"):
@@ -412,6 +412,10 @@ def build(folder: Path) -> dict[str, Attack]:
     path = _containerd_root(case("containerd-layer-is-the-secret"))
     _link(path / CONTENT / _hex("layer"), secret)
     cases["containerd-layer-is-the-secret"] = Attack(f"containerd:{path}", show_ok=True)
+
+    for kind, size in (("negative", -5), ("malformed", b"\xff\xff"), ("wrong", 3)):
+        path = _containerd_root(case(f"containerd-size-{kind}"), size)  # verify checks it
+        cases[f"containerd-size-{kind}"] = Attack(f"containerd:{path}", show_ok=True)
 
     # --- containers-storage graph roots
     config_item = f"vfs-images/{_hex('config')}/=" + _b64(f"sha256:{_hex('config')}")

@@ -66,8 +66,9 @@ def varint(value: int) -> bytes:
     return out + bytes([unsigned])
 
 
-def containerd_meta(images: dict[str, dict[str, tuple[str, str, int]]]) -> bytes:
-    """meta.db for {namespace: {image name: (digest, media type, size)}}, schema 6."""
+def containerd_meta(images: dict[str, dict[str, tuple[str, str, int | bytes]]]) -> bytes:
+    """meta.db for {namespace: {image name: (digest, media type, size)}}, schema 6 (a size
+    given as bytes is written as they are: a malformed varint)."""
     v1: Tree = {b"version": b"\x06"}
     for namespace, named in images.items():
         records: Tree = {}
@@ -76,7 +77,7 @@ def containerd_meta(images: dict[str, dict[str, tuple[str, str, int]]]) -> bytes
                 b"target": {
                     b"digest": digest.encode(),
                     b"mediatype": media_type.encode(),
-                    b"size": varint(size),
+                    b"size": size if isinstance(size, bytes) else varint(size),
                 },
                 b"labels": {},
             }
