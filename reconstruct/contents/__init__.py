@@ -58,6 +58,12 @@ class ImageFiles:
         return sum(step.hidden_bytes for step in self.steps)
 
 
+# Entries listed for one image, every layer together. One layer holds at most 200,000
+# members (blob/tarformat.py); a manifest may list one blob many times: what is listed is
+# bounded by this, not by what it claims. The largest real images hold a few hundred thousand.
+MAX_IMAGE_ENTRIES = 1_000_000
+
+
 def image_files(
     image: Image,
     view: BlobView,
@@ -91,6 +97,7 @@ def image_files(
             readable.append((files, reader))
     below = Below()
     in_order = listed_in_order([reader for _, reader in readable], keep, workers)
+    total = 0
     for (files, _), listed in zip(readable, in_order, strict=True):
         # once a layer cannot be read, what is below the later ones is not known
         files.after_unreadable = any(
@@ -101,6 +108,12 @@ def image_files(
         except (SourceError, OSError) as error:
             files.unreadable = str(error)
             continue
+        total += len(found.entries)
+        if total > MAX_IMAGE_ENTRIES:  # one blob a manifest lists many times, say
+            raise SourceError(
+                f"{label}: its layers hold more than {MAX_IMAGE_ENTRIES:,} entries in all: "
+                "too many to list"
+            )
         files.entries = found.entries
         files.unsafe_names = found.unsafe_names
         files.hidden_bytes = found.hidden_bytes

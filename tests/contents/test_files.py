@@ -417,6 +417,21 @@ def test_a_repeated_opaque_marker_costs_once(tmp_path):
     assert {e["change"] for e in second["entries"]} == {"opaque"}
 
 
+def test_one_blob_listed_many_times_is_bounded_by_entries_in_all(tmp_path, monkeypatch):
+    # a manifest may list one small blob any number of times: what is listed is bounded (the
+    # bound lowered here from 1,000,000, which a 1.8 MB layout of one 199,000-member layer
+    # listed 10 times passed)
+    import reconstruct.contents as contents
+    from reconstruct import api
+    from reconstruct.errors import SourceError
+
+    monkeypatch.setattr(contents, "MAX_IMAGE_ENTRIES", 1_000)
+    layer = _tar([(f"f/{n}", b"", 0o644) for n in range(300)])
+    assert len(api.files(f"oci:{_layout(tmp_path / 'three', [layer] * 3)}", workers=1)) == 1
+    with pytest.raises(SourceError, match="more than 1,000 entries in all"):
+        api.files(f"oci:{_layout(tmp_path / 'four', [layer] * 4)}", workers=1)
+
+
 def test_whiteouts_opaque_folders_and_hidden_bytes(tmp_path):
     base = _tar(
         [
