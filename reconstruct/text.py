@@ -13,10 +13,19 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 EPOCH_DATE = "Thu, 01 Jan 1970 00:00:00 GMT"
 _FRACTION = re.compile(r"(?<=T\d\d:\d\d:\d\d)\.(\d+)")
+_DECIMAL = re.compile(r"[0-9]+")  # ASCII only: `\d` takes every script's digits
 
 
 def _six_digits(match: re.Match[str]) -> str:
     return "." + (match.group(1) + "000000")[:6]
+
+
+def decimal_number(text: str | None, digits: int = 20) -> int | None:
+    """`text` as a whole number when it is 1 to `digits` ASCII digits, else None (a record's
+    size, a pax uid: `str.isdigit` also takes "²" and "٣", which int() refuses)."""
+    if text is None or not 0 < len(text) <= digits or not _DECIMAL.fullmatch(text):
+        return None
+    return int(text)
 
 
 def human_size(size: int) -> str:

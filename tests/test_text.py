@@ -7,7 +7,13 @@ import re
 import pytest
 
 from reconstruct.model import Platform
-from reconstruct.text import generator_json, history_date, human_size, platform_string
+from reconstruct.text import (
+    decimal_number,
+    generator_json,
+    history_date,
+    human_size,
+    platform_string,
+)
 from tests.support.paths import FORMAT_DOC, need
 
 SIZES = [
@@ -108,3 +114,15 @@ def test_generator_json(value, printed):
 )
 def test_platform_strings(platform, printed):
     assert platform_string(platform) == printed
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u0663", "", "-1", " 1", "1e3", "1.5", None, "x"])
+def test_decimal_number_takes_ascii_digits_only(text):
+    # str.isdigit() takes "²" and "٣", which int() refuses (a record's size, a pax uid)
+    assert decimal_number(text) is None
+
+
+def test_decimal_number_bounds_its_digits():
+    assert decimal_number("42") == 42 and decimal_number("0") == 0
+    assert decimal_number("1" * 20) == int("1" * 20) and decimal_number("1" * 21) is None
+    assert decimal_number("1" * 20, 19) is None

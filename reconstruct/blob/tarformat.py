@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from ..errors import SourceError
+from ..text import decimal_number
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -562,10 +563,7 @@ def listing(
 
 
 def _pax_number(value: str | None) -> int | None:
-    # ASCII digits only: str.isdigit() admits "²", which int() refuses
-    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 20:
-        return None
-    return int(value)
+    return decimal_number(value)
 
 
 def _indexed_name(entry: _Entry) -> str | None:

@@ -32,6 +32,7 @@ from types import FrameType, TracebackType
 from typing import BinaryIO
 
 from ..sources import SourceError
+from ..text import decimal_number
 
 LOCK_NAME = ".reconstruct-mirror.lock"
 TEMP = re.compile(r"\.reconstruct-[0-9a-f]{32}\.tmp")
@@ -335,14 +336,14 @@ def _holds_a_pid(fd: int, opened: os.stat_result) -> bool:
     if opened.st_size == 0:
         return True
     text = os.pread(fd, 32, 0) if opened.st_size <= 32 else b"x"
-    return text.strip().isdigit() and text.isascii()
+    return decimal_number(text.decode("ascii", "replace").strip()) is not None
 
 
 def _holder(fd: int) -> str:
     """The pid the lock's holder wrote (it writes it just after taking the lock)."""
     for _ in range(20):
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        if text.isdigit():
+        if decimal_number(text) is not None:
             return text
         time.sleep(0.01)
     return "unknown"

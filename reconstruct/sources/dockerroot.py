@@ -44,6 +44,7 @@ from ..blob.tarsplit import Reassembly
 from ..jsondoc import load_json
 from ..model import Image, Layer, Reference, Target
 from ..refs import holding_label, report_label, repositories_key, split_reference
+from ..text import decimal_number
 from .base import Source, SourceError, check_unambiguous, matches_selector
 from .containerd import METADATA, ContainerdImages
 from .partial import (
@@ -407,8 +408,8 @@ class DockerRootSource(Source):
                 missing.append(layer.diff_id)
             else:
                 size = _record(folder / "size", image)
-                if size is not None and size.isascii() and size.isdigit() and len(size) < 20:
-                    layer.uncompressed_size = int(size)
+                if (number := decimal_number(size, 19)) is not None:
+                    layer.uncompressed_size = number
                 elif size is not None:
                     image.warnings.append(f"layerdb {chain_id}'s size is not a number")
                 recorded = _record(folder / "diff", image)
@@ -509,7 +510,7 @@ def _size_problem(folder: InputPath) -> str | None:
     size = read_text_file(folder / "size", MAX_SMALL_FILE)
     if size is None:
         return "its layerdb size cannot be read" if (folder / "size").exists() else None
-    if not (size.isascii() and size.isdigit() and len(size) < 20):
+    if decimal_number(size, 19) is None:
         return "its layerdb size is not a number"
     return None
 
