@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -90,10 +92,16 @@ def check_file_outside(output: Path, specs: list[str]) -> None:
 
 
 def _resolved(path: Path) -> Path:
+    loop = SourceError(f"{path}: cannot be resolved (a loop of symbolic links)")
+    try:
+        os.stat(path)  # Python 3.13's resolve() returns a loop as it is; the kernel tells
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise loop from None
     try:
         return path.resolve()
-    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
-        raise SourceError(f"{path}: cannot be resolved (a loop of symbolic links)") from None
+    except (RuntimeError, OSError):  # Python 3.11's resolve() raises RuntimeError for one
+        raise loop from None
 
 
 @dataclass(frozen=True)
